@@ -1,0 +1,126 @@
+"""The `secconf` command group: global options, lazy subcommands, error-to-exit-code mapping.
+
+Subcommands are imported only when run, so `secconf validate` never pays for the
+Kubernetes, Vault or Jinja2 imports that other commands need.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from secconf import __version__
+from secconf.errors import ExitCode, SecconfError
+
+# name -> (module, attribute, one-line help shown by `secconf --help`)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "validate": ("secconf.cli.validate", "validate", "Check environments against the schema."),
+    "docs": ("secconf.cli.docs", "docs", "Write Markdown documentation of the schema."),
+    "schema": ("secconf.cli.schema", "schema", "Show the schema or export it as JSON Schema."),
+}
+
+
+@dataclass
+class Options:
+    """Global options every subcommand can read from the click context."""
+
+    root: Path | None = None
+    debug: bool = False
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        spec = COMMANDS.get(cmd_name)
+        if spec is None:
+            return None
+        module = importlib.import_module(spec[0])
+        command: click.Command = getattr(module, spec[1])
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, spec[2]) for name, spec in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="SECCONF_ROOT",
+    help="The config repo (a directory with schema/ and environments/). "
+    "Default: found from the working directory upward.",
+)
+@click.option("--debug", is_flag=True, help="Show the traceback of an internal error.")
+@click.version_option(__version__, prog_name="secconf")
+@click.pass_context
+def cli(ctx: click.Context, root: Path | None, debug: bool) -> None:
+    """secconf: configuration as code for settings and secrets.
+
+    A typed schema (schema/*.yaml) and per-environment values (environments/*.yaml)
+    are validated, and delivered as .env files, Kubernetes Secrets/ConfigMaps and
+    Vault KV v2 writes. Secret values are never printed: at most a fingerprint.
+
+    Exit codes: 0 ok, 1 findings or drift, 2 bad usage or input, 3 internal error.
+    """
+    ctx.obj = Options(root=root, debug=debug)
+
+
+def run(argv: Sequence[str] | None) -> int:
+    """Run the CLI and turn every outcome into an exit code, never a stray traceback."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        result = cli.main(args=args, prog_name="secconf", standalone_mode=False)
+    except SecconfError as exc:
+        _print_error(exc)
+        return int(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return int(ExitCode.BAD_INPUT)
+    except click.exceptions.Abort:
+        click.echo("secconf: aborted", err=True)
+        return int(ExitCode.BAD_INPUT)
+    except KeyboardInterrupt:
+        click.echo("secconf: interrupted", err=True)
+        return 130
+    except BrokenPipeError:
+        return int(ExitCode.OK)
+    except Exception as exc:  # a bug: say so briefly; the traceback only on request
+        return _internal_error(exc, debug)
+    return int(result) if isinstance(result, int) else int(ExitCode.OK)
+
+
+def _print_error(exc: SecconfError) -> None:
+    click.echo(f"secconf: error: {exc.location()}{exc.message}", err=True)
+    if exc.hint:
+        click.echo(f"  hint: {exc.hint}", err=True)
+
+
+def _internal_error(exc: Exception, debug: bool) -> int:
+    if debug:
+        import traceback
+
+        traceback.print_exc()
+    # The exception's own text may quote data it was handed; only its type is shown.
+    click.echo(
+        f"secconf: internal error ({type(exc).__name__}); this is a bug in secconf. "
+        "Run again with --debug for the traceback.",
+        err=True,
+    )
+    return int(ExitCode.INTERNAL)

@@ -1,0 +1,70 @@
+"""`secconf schema show|export`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from secconf.cli.common import open_project, write_output
+
+
+@click.group()
+def schema() -> None:
+    """Show the schema's variables, or export a JSON Schema for environment files."""
+
+
+@schema.command()
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.pass_context
+def show(ctx: click.Context, fmt: str) -> int:
+    """List every variable with its section, type, default, sensitivity and generator."""
+    from secconf.docs import default_cell
+
+    project = open_project(ctx)
+    variables = list(project.schema.variables.values())
+    if fmt == "json":
+        rows = [v.model_dump(mode="json", exclude_none=True) for v in variables]
+        click.echo(json.dumps({"variables": rows}, indent=2, ensure_ascii=False))
+        return 0
+    width = max(len(v.name) for v in variables)
+    for v in variables:
+        flags = [
+            "sensitive" if v.sensitive else "",
+            f"generated:{v.generator.kind}" if v.generator else "",
+        ]
+        extra = " ".join(f for f in flags if f)
+        click.echo(
+            f"{v.name:<{width}}  {v.type:<7}  default={default_cell(v):<26} {extra}".rstrip()
+        )
+        click.echo(f"{'':<{width}}  {v.section}: {v.description}")
+    return 0
+
+
+@schema.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json-schema"]),
+    default="json-schema",
+    show_default=True,
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file.")
+@click.pass_context
+def export(ctx: click.Context, fmt: str, out: Path | None) -> int:
+    """Print a JSON Schema (2020-12) for environments/*.yaml.
+
+    \b
+    For yaml-language-server (VS Code's YAML extension), put this line at the top
+    of an environment file:
+      # yaml-language-server: $schema=../environment.schema.json
+    """
+    from secconf.schema.jsonschema import environment_json_schema
+
+    project = open_project(ctx)
+    text = json.dumps(environment_json_schema(project.schema), indent=2) + "\n"
+    write_output(text, out)
+    return 0

@@ -1,0 +1,32 @@
+"""Environments: values per environment, `extends` layering, and resolution."""
+
+from __future__ import annotations
+
+from secconf.environment.loader import Environment, EnvironmentSet
+from secconf.environment.models import FromEnv, Generate, LiteralValue, Location, UseDefault
+from secconf.environment.resolve import (
+    Config,
+    Provenance,
+    Resolved,
+    StoredValue,
+    UnknownName,
+    generated_names,
+    resolve,
+)
+
+__all__ = [
+    "Config",
+    "Environment",
+    "EnvironmentSet",
+    "FromEnv",
+    "Generate",
+    "LiteralValue",
+    "Location",
+    "Provenance",
+    "Resolved",
+    "StoredValue",
+    "UnknownName",
+    "UseDefault",
+    "generated_names",
+    "resolve",
+]

@@ -1,0 +1,252 @@
+"""Read `environments/*.yaml` and apply `extends:` layering (child wins, cycles refused)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from secconf.environment.models import (
+    ENV_NAME_PATTERN,
+    FROM_ENV_NAME,
+    EnvironmentFile,
+    FromEnv,
+    Generate,
+    LiteralValue,
+    Location,
+    StoreSettings,
+    Targets,
+    UseDefault,
+    ValueSource,
+)
+from secconf.errors import InputError
+from secconf.yamlio import Document, load_document
+
+_REFERENCE_KINDS = ("from_env", "generate")
+_FORMAT_HINT = "see the environment file format in the README"
+
+
+@dataclass(frozen=True)
+class Environment:
+    """One environment with its `extends` chain applied."""
+
+    name: str
+    file: str
+    chain: tuple[str, ...]  # files from the environment itself up to its furthest ancestor
+    production: bool
+    abstract: bool
+    description: str
+    values: dict[str, ValueSource]
+    store: StoreSettings
+    targets: Targets
+    lines: dict[str, Location] = field(default_factory=dict)  # settings keys -> where written
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    name: str
+    doc: Document
+    spec: EnvironmentFile
+    values: dict[str, ValueSource]
+
+
+class EnvironmentSet:
+    """Every environment file of a config repo, resolved on demand."""
+
+    def __init__(self, directory: Path, *, root: Path | None = None) -> None:
+        self.directory = directory
+        self._root = root
+        self._files = _environment_files(directory)
+        self._parsed: dict[str, _Parsed] = {}
+        self._resolved: dict[str, Environment] = {}
+
+    def names(self, *, include_abstract: bool = False) -> list[str]:
+        """Environment names in file-name order (abstract ones only on request)."""
+        names = sorted(self._files)
+        if include_abstract:
+            return names
+        return [n for n in names if not self._parse(n).spec.abstract]
+
+    def get(self, name: str) -> Environment:
+        """The environment `name` with its `extends` chain applied."""
+        if name not in self._resolved:
+            self._resolved[name] = self._resolve(name, ())
+        return self._resolved[name]
+
+    def _parse(self, name: str) -> _Parsed:
+        if name not in self._files:
+            known = ", ".join(sorted(self._files)) or "none"
+            raise InputError(
+                f"unknown environment {name!r} (known: {known})",
+                hint=f"create {self._show(self.directory / (name + '.yaml'))} or pick a known one",
+            )
+        if name not in self._parsed:
+            self._parsed[name] = _parse_file(name, self._files[name], self._show(self._files[name]))
+        return self._parsed[name]
+
+    def _show(self, path: Path) -> str:
+        if self._root is not None:
+            try:
+                return str(path.relative_to(self._root))
+            except ValueError:
+                pass
+        return str(path)
+
+    def _resolve(self, name: str, seen: tuple[str, ...]) -> Environment:
+        parsed = self._parse(name)
+        spec = parsed.spec
+        if spec.extends is None:
+            return _build(parsed, None)
+        file, line = parsed.doc.path, parsed.doc.line("extends")
+        if spec.extends not in self._files:
+            raise InputError(
+                f"extends unknown environment {spec.extends!r}",
+                hint=f"known environments: {', '.join(sorted(self._files))}",
+                file=file,
+                line=line,
+            )
+        if spec.extends in (*seen, name):
+            cycle = " -> ".join((*seen, name, spec.extends))
+            raise InputError(
+                f"`extends` cycle: {cycle}",
+                hint="an environment cannot extend itself through its parents",
+                file=file,
+                line=line,
+            )
+        parent = self._resolve(spec.extends, (*seen, name))
+        return _build(parsed, parent)
+
+
+def _environment_files(directory: Path) -> dict[str, Path]:
+    if not directory.is_dir():
+        raise InputError(
+            "no environments directory",
+            file=str(directory),
+            hint="run `secconf init` to create one",
+        )
+    files: dict[str, Path] = {}
+    for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]):
+        name = path.stem
+        if not re.match(ENV_NAME_PATTERN, name):
+            raise InputError(
+                f"environment file name {path.name!r} is not a valid environment name",
+                file=str(path),
+                hint="use lower-case letters, digits, '-' and '_' (e.g. staging.yaml)",
+            )
+        if name in files:
+            raise InputError(f"environment {name!r} is defined twice", file=str(path))
+        files[name] = path
+    return files
+
+
+def _parse_file(name: str, path: Path, shown: str) -> _Parsed:
+    doc = load_document(path, display=shown)
+    try:
+        spec = EnvironmentFile.model_validate(doc.data)
+    except ValidationError as exc:
+        raise doc.validation_error(exc, hint=_FORMAT_HINT) from None
+    if spec.name is not None and spec.name != name:
+        raise InputError(
+            f"name {spec.name!r} differs from the file name {name!r}",
+            file=shown,
+            line=doc.line("name"),
+            hint="an environment is named after its file; remove `name:` or rename the file",
+        )
+    values = {key: _value_source(key, raw, doc) for key, raw in spec.values.items()}
+    return _Parsed(name, doc, spec, values)
+
+
+def _value_source(key: str, raw: Any, doc: Document) -> ValueSource:
+    at = Location(doc.path, doc.line("values", key))
+    if raw is None:
+        return UseDefault(at)
+    if isinstance(raw, dict):
+        return _reference(key, raw, at)
+    if isinstance(raw, list):
+        raise InputError(
+            f"{key}: a value is a scalar or a reference (from_env/generate), not a list",
+            file=at.file,
+            line=at.line,
+        )
+    text = doc.raw.get(("values", key))
+    if text is None:
+        text = raw if isinstance(raw, str) else str(raw)
+    return LiteralValue(text, at)
+
+
+def _reference(key: str, raw: dict[str, Any], at: Location) -> ValueSource:
+    kinds = [k for k in raw if k in _REFERENCE_KINDS]
+    unknown = [k for k in raw if k not in _REFERENCE_KINDS]
+    if unknown or len(kinds) != 1 or len(raw) != 1:
+        what = ", ".join(repr(k) for k in (unknown or list(raw))) or "nothing"
+        raise InputError(
+            f"{key}: unknown reference kind {what}",
+            file=at.file,
+            line=at.line,
+            hint="a reference is `{from_env: NAME}` or `{generate: true}`; quote a literal "
+            "string that contains ': '",
+        )
+    if "from_env" in raw:
+        name = raw["from_env"]
+        if not isinstance(name, str) or not re.match(FROM_ENV_NAME, name):
+            raise InputError(
+                f"{key}: from_env must name an environment variable",
+                file=at.file,
+                line=at.line,
+                hint="e.g. `{from_env: PROD_JWT_SECRET_KEY}`",
+            )
+        return FromEnv(name, at)
+    if raw["generate"] is not True:
+        raise InputError(
+            f"{key}: `generate` takes only `true`",
+            file=at.file,
+            line=at.line,
+            hint="remove the line to use the schema default",
+        )
+    return Generate(at)
+
+
+def _build(parsed: _Parsed, parent: Environment | None) -> Environment:
+    spec = parsed.spec
+    values = dict(parent.values) if parent else {}
+    values.update(parsed.values)
+    store_data = _deep_merge(parent.store.model_dump() if parent else {}, spec.store)
+    targets_data = _deep_merge(
+        parent.targets.model_dump(by_alias=True) if parent else {}, spec.targets
+    )
+    store = _settings(StoreSettings, store_data, parsed.doc, "store")
+    targets = _settings(Targets, targets_data, parsed.doc, "targets")
+    production = spec.production
+    if production is None:
+        production = parent.production if parent else False
+    return Environment(
+        name=parsed.name,
+        file=parsed.doc.path,
+        chain=(parsed.doc.path, *(parent.chain if parent else ())),
+        production=production,
+        abstract=spec.abstract,
+        description=spec.description or (parent.description if parent else ""),
+        values=values,
+        store=store,
+        targets=targets,
+    )
+
+
+def _settings(model: Any, data: dict[str, Any], doc: Document, key: str) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise doc.validation_error(exc, prefix=(key,), hint=_FORMAT_HINT) from None
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out

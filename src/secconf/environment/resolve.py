@@ -1,0 +1,177 @@
+"""Resolution: every variable of the schema gets its value and where that value came from.
+
+Sources, in the order they win (highest first): the environment's own value (literal,
+`from_env`, `generate` from the store) after `extends` layering, then the schema
+default. The result is the `Config` every later stage (validate, render, deploy,
+audit) works from.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from secconf.environment.loader import Environment
+from secconf.environment.models import FromEnv, Generate, LiteralValue, Location, UseDefault
+from secconf.schema.models import Schema, Variable
+from secconf.secret import Secret
+
+ProvenanceKind = Literal["default", "literal", "from_env", "generated"]
+
+
+@dataclass(frozen=True)
+class StoredValue:
+    """A generated value as the secret store keeps it."""
+
+    value: str
+    version: int
+    created_at: str
+    backend: str
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a resolved value came from."""
+
+    kind: ProvenanceKind
+    at: Location | None = None
+    env_var: str | None = None
+    backend: str | None = None
+    version: int | None = None
+    created_at: str | None = None
+
+    def describe(self) -> str:
+        """One human line: `literal at environments/dev.yaml:12`, `from_env CI_KEY`..."""
+        if self.kind == "literal":
+            return f"literal at {self.at}"
+        if self.kind == "from_env":
+            return f"from_env {self.env_var}"
+        if self.kind == "generated":
+            if self.version is None:
+                return "generated (not yet stored)"
+            return f"generated ({self.backend} store, version {self.version})"
+        return "schema default"
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A variable, the text the application will read (None: unset), and its provenance."""
+
+    variable: Variable
+    value: str | Secret | None
+    provenance: Provenance
+
+    @property
+    def is_set(self) -> bool:
+        """True when secconf delivers a value for this variable."""
+        return self.value is not None
+
+
+@dataclass(frozen=True)
+class UnknownName:
+    """A name in an environment file that the schema does not define."""
+
+    name: str
+    at: Location
+
+
+@dataclass
+class Config:
+    """One environment, resolved against the schema."""
+
+    schema: Schema
+    environment: Environment
+    values: dict[str, Resolved]
+    unknown: list[UnknownName] = field(default_factory=list)
+
+    def text(self, name: str) -> str | None:
+        """The plain text of a variable's value (revealed), or None when unset."""
+        resolved = self.values.get(name)
+        if resolved is None or resolved.value is None:
+            return None
+        value = resolved.value
+        return value.reveal() if isinstance(value, Secret) else value
+
+
+def generated_names(schema: Schema, environment: Environment) -> list[str]:
+    """Variables the environment asks secconf to generate, whole groups included.
+
+    `generate: true` on one half of a VAPID pair generates the pair: the halves are
+    never generated apart.
+    """
+    groups = schema.groups()
+    wanted: set[str] = set()
+    for name, source in environment.values.items():
+        variable = schema.variables.get(name)
+        if isinstance(source, Generate) and variable is not None and variable.group:
+            wanted.update(m.name for m in groups[variable.group])
+    return [name for name in schema.variables if name in wanted]
+
+
+def resolve(
+    schema: Schema,
+    environment: Environment,
+    *,
+    environ: Mapping[str, str] | None = None,
+    stored: Mapping[str, StoredValue] | None = None,
+) -> Config:
+    """Resolve every schema variable of `environment` to a value and its provenance."""
+    env = os.environ if environ is None else environ
+    store = stored or {}
+    generated = set(generated_names(schema, environment))
+    values: dict[str, Resolved] = {}
+    for name, variable in schema.variables.items():
+        source = environment.values.get(name)
+        if source is None and name in generated:
+            source = environment.values.get(_group_sibling(schema, variable, environment))
+        values[name] = _resolve_one(variable, source, env, store, generated)
+    unknown = [
+        UnknownName(name, source.at)
+        for name, source in environment.values.items()
+        if name not in schema.variables
+    ]
+    return Config(schema, environment, values, unknown)
+
+
+def _group_sibling(schema: Schema, variable: Variable, environment: Environment) -> str:
+    for member in schema.groups().get(variable.group or "", ()):
+        if isinstance(environment.values.get(member.name), Generate):
+            return member.name
+    return variable.name
+
+
+def _resolve_one(
+    variable: Variable,
+    source: object,
+    environ: Mapping[str, str],
+    stored: Mapping[str, StoredValue],
+    generated: set[str],
+) -> Resolved:
+    if isinstance(source, LiteralValue):
+        return _made(variable, source.text, Provenance("literal", at=source.at))
+    if isinstance(source, FromEnv):
+        text = environ.get(source.env_var)
+        return _made(variable, text, Provenance("from_env", at=source.at, env_var=source.env_var))
+    if isinstance(source, Generate) or variable.name in generated:
+        at = source.at if isinstance(source, Generate) else None
+        kept = stored.get(variable.name)
+        if kept is None:
+            return Resolved(variable, None, Provenance("generated", at=at))
+        provenance = Provenance(
+            "generated",
+            at=at,
+            backend=kept.backend,
+            version=kept.version,
+            created_at=kept.created_at,
+        )
+        return _made(variable, kept.value, provenance)
+    at = source.at if isinstance(source, UseDefault) else None
+    return _made(variable, variable.default_text(), Provenance("default", at=at))
+
+
+def _made(variable: Variable, text: str | None, provenance: Provenance) -> Resolved:
+    if text is None:
+        return Resolved(variable, None, provenance)
+    return Resolved(variable, Secret(text) if variable.sensitive else text, provenance)

@@ -1,0 +1,64 @@
+"""The masked type that sensitive values travel in, and their fingerprints.
+
+A `Secret` prints as a mask everywhere (str, repr, f-strings, logs, tracebacks); only
+`reveal()` gives the value, and only delivery code calls it. A fingerprint identifies a
+value without disclosing it: the first 8 hex digits of an HMAC-SHA256, keyed when the
+store's key is at hand so that a low-entropy value cannot be guessed from it.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+MASK: Final = "********"
+# Without a store key, fingerprints are still domain-separated from a bare SHA-256.
+DEFAULT_FINGERPRINT_KEY: Final = b"secconf fingerprint v1"
+
+
+class Secret:
+    """A sensitive string whose str/repr are masked; `reveal()` is the one way out."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The value itself, for delivery (render, store, API call) only."""
+        return self._value
+
+    def __str__(self) -> str:
+        return MASK
+
+    def __repr__(self) -> str:
+        return f"Secret({MASK!r})"
+
+    def __format__(self, spec: str) -> str:
+        return MASK
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        import hmac
+
+        return hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __hash__(self) -> int:
+        return hash(fingerprint(self._value))
+
+    def __reduce__(self) -> tuple[object, ...]:
+        raise TypeError("a Secret cannot be pickled")
+
+
+def reveal(value: str | Secret) -> str:
+    """The plain string of a value that may or may not be masked."""
+    return value.reveal() if isinstance(value, Secret) else value
+
+
+def fingerprint(value: str | Secret, key: bytes = DEFAULT_FINGERPRINT_KEY) -> str:
+    """First 8 hex digits of HMAC-SHA256(key, value): shows that a value changed, not what it is."""
+    import hashlib
+    import hmac
+
+    data = reveal(value).encode("utf-8")
+    return hmac.new(key, data, hashlib.sha256).hexdigest()[:8]

@@ -1,0 +1,157 @@
+"""Rules that hold for any schema: names, types, constraints, where secrets come from."""
+
+from __future__ import annotations
+
+import re
+
+from secconf.schema.models import Variable
+from secconf.schema.values import parse_value, type_error
+from secconf.validate.context import Check
+from secconf.validate.formats import FORMAT_CHECKS
+
+
+def unknown_variables(check: Check) -> None:
+    """SC001: every name in an environment file must be a schema variable."""
+    if not check.config.unknown:
+        return
+    import difflib
+
+    known = list(check.config.schema.variables)
+    for unknown in check.config.unknown:
+        close = difflib.get_close_matches(unknown.name, known, n=1, cutoff=0.6)
+        hint = (
+            f"did you mean {close[0]}?"
+            if close
+            else "add it to a file in schema/ or remove it from the environment"
+        )
+        check.add(
+            "SC001",
+            "error",
+            unknown.name,
+            f"{unknown.name} is not a variable of the schema",
+            hint,
+            at=unknown.at,
+        )
+
+
+def types(check: Check) -> None:
+    """SC002 (type): a value must be what the application can read for its type."""
+    for name, resolved in check.config.values.items():
+        text = check.text(name)
+        if text is None:
+            continue
+        problem = type_error(resolved.variable, text)
+        if problem:
+            shown = _shown(resolved.variable, text)
+            check.add("SC002", "error", name, f"{name}{shown} {problem}")
+
+
+def constraints(check: Check) -> None:
+    """SC002 (constraints): choices, lengths, bounds, pattern and format from the schema."""
+    for name, resolved in check.config.values.items():
+        text = check.text(name)
+        if text is None or check.has_error(name):
+            continue
+        variable = resolved.variable
+        empty_default = text == "" and variable.default == ""
+        if empty_default:
+            continue  # "(empty)" is the documented default, not a value to check
+        problem = _constraint_problem(variable, text)
+        if problem:
+            check.add("SC002", "error", name, f"{name}{_shown(variable, text)} {problem}")
+
+
+def _constraint_problem(variable: Variable, text: str) -> str | None:
+    rules = variable.constraints
+    value = parse_value(variable, text)
+    if rules.choices is not None and text not in rules.choices:
+        return f"is not one of {', '.join(rules.choices)}"
+    if rules.min_length is not None and len(text) < rules.min_length:
+        return f"is shorter than {rules.min_length} characters"
+    if rules.max_length is not None and len(text) > rules.max_length:
+        return f"is longer than {rules.max_length} characters"
+    if isinstance(value, int) and not isinstance(value, bool):
+        if rules.minimum is not None and value < rules.minimum:
+            return f"is less than {rules.minimum}"
+        if rules.maximum is not None and value > rules.maximum:
+            return f"is more than {rules.maximum}"
+    if rules.pattern is not None and not re.fullmatch(rules.pattern, text):
+        return f"does not match the pattern {rules.pattern}"
+    if rules.format is not None:
+        return FORMAT_CHECKS[rules.format](text)
+    return None
+
+
+def _shown(variable: Variable, text: str) -> str:
+    """` 'value'` for a non-sensitive value, nothing for a sensitive one."""
+    if variable.sensitive:
+        return ""
+    return f" value {text!r}" if len(text) <= 80 else ""
+
+
+def not_generatable(check: Check) -> None:
+    """SC016: `generate: true` needs a generator in the schema."""
+    from secconf.environment.models import Generate
+
+    for name, source in check.config.environment.values.items():
+        variable = check.config.schema.variables.get(name)
+        if isinstance(source, Generate) and variable is not None and variable.generator is None:
+            check.add(
+                "SC016",
+                "error",
+                name,
+                f"{name} has `generate: true` but the schema has no generator for it",
+                "give it a `generator:` in schema/, or a literal or from_env value",
+                at=source.at,
+            )
+
+
+def generated_not_stored(check: Check) -> None:
+    """SC017: a generated key that is not in the store yet."""
+    env = check.config.environment.name
+    for name, resolved in check.config.values.items():
+        if (
+            resolved.provenance.kind == "generated"
+            and resolved.value is None
+            and resolved.variable.generator is not None
+        ):
+            check.add(
+                "SC017",
+                "warning" if check.production else "info",
+                name,
+                f"{name} is to be generated but is not in the store yet",
+                f"run `secconf keys ensure --env {env}`",
+            )
+
+
+def from_env_unset(check: Check) -> None:
+    """SC018: a `from_env` value whose variable this process does not have."""
+    for name, resolved in check.config.values.items():
+        provenance = resolved.provenance
+        if provenance.kind == "from_env" and resolved.value is None:
+            check.add(
+                "SC018",
+                "info",
+                name,
+                f"{name} comes from ${provenance.env_var} at deploy time; it is not set here, "
+                "so its value was not checked",
+                f"export {provenance.env_var} to check it",
+            )
+
+
+def plaintext_secrets(check: Check) -> None:
+    """SC014: sensitive values come from the store or CI, never from a file in git."""
+    for name, resolved in check.config.values.items():
+        if (
+            resolved.variable.sensitive
+            and resolved.provenance.kind == "literal"
+            and check.text(name) != ""
+        ):
+            check.add(
+                "SC014",
+                check.strict(),
+                name,
+                f"{name} is sensitive but written as plaintext in an environment file",
+                "use `{generate: true}` if secconf can generate it, `{from_env: NAME}` for a "
+                "value CI injects, or `secconf import` to move it into the store",
+            )

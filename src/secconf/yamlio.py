@@ -1,0 +1,217 @@
+"""All YAML that secconf reads or writes goes through here.
+
+Reading is strict where PyYAML is lenient: duplicate keys (PyYAML keeps the last one
+silently), aliases (a few lines can expand to gigabytes), oversized files and a
+non-mapping top level are input errors naming the file and line. Every mapping key
+keeps its line number, so findings can point at the line a user wrote.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from secconf.errors import InputError
+
+MAX_FILE_BYTES = 1 << 20  # a configuration file larger than 1 MiB is a mistake, not config
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+YamlPath = tuple[str | int, ...]
+
+
+@dataclass
+class Document:
+    """A parsed YAML file: plain data, plus where each key was written.
+
+    `raw` keeps the text of every unquoted scalar that YAML would turn into something
+    other than a string (`0x4AAAAAAA` is an int, `yes` a bool in YAML 1.1), because an
+    application reads its environment variables as the text that was written.
+    """
+
+    path: str
+    data: dict[str, Any]
+    lines: dict[YamlPath, int] = field(default_factory=dict)
+    raw: dict[YamlPath, str] = field(default_factory=dict)
+
+    def line(self, *path: str | int) -> int | None:
+        """The 1-based line where `path` (a key path) was written, if known."""
+        return self.lines.get(tuple(path))
+
+    def nearest_line(self, path: YamlPath) -> int | None:
+        """The line of `path`, or of its closest written ancestor."""
+        for cut in range(len(path), 0, -1):
+            line = self.lines.get(path[:cut])
+            if line is not None:
+                return line
+        return None
+
+    def validation_error(
+        self, exc: Any, *, prefix: YamlPath = (), label: str = "", hint: str | None = None
+    ) -> InputError:
+        """A pydantic ValidationError on this document's data, as one located InputError."""
+        first = exc.errors()[0]
+        loc = (*prefix, *first["loc"])
+        where = ".".join(str(p) for p in loc) or "(top level)"
+        return InputError(
+            f"{label}{where}: {first['msg']}",
+            file=self.path,
+            line=self.nearest_line(loc),
+            hint=hint,
+        )
+
+
+def read_text(path: Path, *, limit: int = MAX_FILE_BYTES) -> str:
+    """Read a UTF-8 file of at most `limit` bytes, or raise InputError saying why not."""
+    try:
+        size = os.stat(path).st_size
+        if size > limit:
+            raise InputError(
+                f"file is {size} bytes, over the {limit}-byte limit",
+                file=str(path),
+                hint="configuration files are small; is this the right file?",
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror}", file=str(path)) from exc
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"not valid UTF-8 (byte {exc.start})", file=str(path), hint="save the file as UTF-8"
+        ) from exc
+
+
+def load_document(path: Path, *, display: str | None = None) -> Document:
+    """Parse one YAML file whose top level must be a mapping."""
+    name = display or str(path)
+    text = read_text(path)
+    return parse_document(text, name)
+
+
+def parse_document(text: str, name: str) -> Document:
+    """Parse YAML text (already read) into a Document; `name` is used in errors."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = exc.problem or exc.context or "malformed YAML"
+        raise InputError(
+            f"malformed YAML: {problem}", file=name, line=line, hint="fix the YAML syntax"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"malformed YAML: {exc}", file=name) from None
+    if node is None:
+        return Document(name, {})
+    if not isinstance(node, yaml.MappingNode):
+        raise InputError(
+            "the top level must be a mapping (key: value lines)",
+            file=name,
+            line=node.start_mark.line + 1,
+        )
+    doc = Document(name, {})
+    doc.data = _Converter(doc).mapping(node, ())
+    return doc
+
+
+class _Converter:
+    """Turns composed YAML nodes into plain data, recording lines and refusing aliases."""
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.seen: set[int] = set()
+        self.scalars = yaml.constructor.SafeConstructor()
+
+    def value(self, node: yaml.Node, path: YamlPath, used_at: int) -> Any:
+        if id(node) in self.seen:
+            # The composer hands back the anchored node for every alias: a node seen
+            # twice is an alias, the building block of "billion laughs" expansions.
+            raise InputError(
+                "YAML aliases (*name) are not allowed",
+                file=self.doc.path,
+                line=used_at,
+                hint="write the value out, or share values with `extends:`",
+            )
+        self.seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            return self.mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [
+                self.value(item, (*path, i), item.start_mark.line + 1)
+                for i, item in enumerate(node.value)
+            ]
+        assert isinstance(node, yaml.ScalarNode)
+        return self.scalar(node, path)
+
+    def mapping(self, node: yaml.MappingNode, path: YamlPath) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                raise InputError(
+                    "keys must be plain names (no merge keys or complex keys)",
+                    file=self.doc.path,
+                    line=line,
+                )
+            key = str(key_node.value)
+            if key in out:
+                first = self.doc.lines.get((*path, key))
+                raise InputError(
+                    f"duplicate key {key!r} (first written on line {first})",
+                    file=self.doc.path,
+                    line=line,
+                    hint="YAML keeps only the last one; remove one of them",
+                )
+            self.doc.lines[(*path, key)] = line
+            out[key] = self.value(value_node, (*path, key), line)
+        return out
+
+    def scalar(self, node: yaml.ScalarNode, path: YamlPath) -> Any:
+        try:
+            value = self.scalars.construct_object(node)
+        except yaml.YAMLError as exc:
+            raise InputError(
+                f"cannot read value: {exc}", file=self.doc.path, line=node.start_mark.line + 1
+            ) from None
+        if not node.style and not isinstance(value, str) and value is not None:
+            self.doc.raw[path] = node.value
+        return value
+
+
+def dump_yaml(data: Any, *, explicit_start: bool = False) -> str:
+    """Serialise data as block-style YAML, keys in insertion order, unicode kept."""
+    text: str = yaml.dump(
+        data,
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=1 << 16,
+        explicit_start=explicit_start,
+    )
+    return text
+
+
+def dump_yaml_documents(documents: list[Any]) -> str:
+    """Serialise several documents as one multi-document YAML stream."""
+    text: str = yaml.dump_all(
+        documents,
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=1 << 16,
+        explicit_start=True,
+    )
+    return text
+
+
+def safe_load_all(text: str) -> list[Any]:
+    """Parse a multi-document YAML stream with the safe loader (for checking output)."""
+    return list(yaml.load_all(text, Loader=_Loader))

@@ -1,0 +1,77 @@
+"""Config repos for tests: the bundled schema, environments written by the test."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+from secconf.cli import main
+
+BUNDLED = Path(__file__).resolve().parents[2] / "src" / "secconf" / "bundled"
+
+
+@dataclass
+class Result:
+    """What a CLI run gave: exit code, stdout, stderr."""
+
+    code: int
+    out: str
+    err: str
+
+    @property
+    def both(self) -> str:
+        """stdout and stderr together, for searching a leak in either."""
+        return self.out + self.err
+
+
+def make_repo(root: Path, environments: dict[str, str] | None = None) -> Path:
+    """A config repo at `root` with the bundled schema and the given environment files.
+
+    Without `environments`, the three bundled example environments are copied.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(BUNDLED / "schema", root / "schema")
+    if (BUNDLED / "templates").is_dir():
+        shutil.copytree(BUNDLED / "templates", root / "templates")
+    if environments is None:
+        shutil.copytree(BUNDLED / "environments", root / "environments")
+    else:
+        (root / "environments").mkdir()
+        for name, text in environments.items():
+            write_env(root, name, text)
+    return root
+
+
+def write_env(root: Path, name: str, text: str) -> Path:
+    """Write environments/NAME.yaml from an indented block of YAML."""
+    path = root / "environments" / f"{name}.yaml"
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+def run(root: Path | None, *args: str) -> Result:
+    """Run `secconf --root ROOT ARGS...` in-process and capture its output."""
+    argv = (["--root", str(root)] if root is not None else []) + list(args)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+def findings_for(root: Path, name: str, environ: dict[str, str] | None = None) -> list:
+    """Validate one environment of a repo in-process; the findings (library objects)."""
+    from secconf.project import Project
+    from secconf.validate import validate
+
+    project = Project.open(root)
+    config = project.resolve(project.environments.get(name), environ=environ or {})
+    return validate(config)
+
+
+def codes(findings: list) -> set[tuple[str, str, str | None]]:
+    """(code, severity, variable) of each finding."""
+    return {(f.code, f.severity, f.variable) for f in findings}
