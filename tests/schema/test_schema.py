@@ -52,8 +52,6 @@ def markdown_tables(text: str) -> dict[str, list[list[str]]]:
 
 @pytest.fixture(scope="module")
 def reference() -> dict[str, list[list[str]]]:
-    if not REFERENCE.exists():
-        pytest.skip("the reference page is not beside this checkout")
     return reference_tables(REFERENCE.read_text(encoding="utf-8"))
 
 
