@@ -212,6 +212,11 @@ def dump_yaml_documents(documents: list[Any]) -> str:
     return text
 
 
+def safe_load(text: str) -> Any:
+    """Parse one YAML document with the safe loader (for files secconf itself wrote)."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 (_Loader is the safe loader)
+
+
 def safe_load_all(text: str) -> list[Any]:
     """Parse a multi-document YAML stream with the safe loader (for checking output)."""
     return list(yaml.load_all(text, Loader=_Loader))

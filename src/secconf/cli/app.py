@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "validate": ("secconf.cli.validate", "validate", "Check environments against the schema."),
     "docs": ("secconf.cli.docs", "docs", "Write Markdown documentation of the schema."),
     "schema": ("secconf.cli.schema", "schema", "Show the schema or export it as JSON Schema."),
+    "keys": ("secconf.cli.keys", "keys", "Generate keys once; status, rotate, roll back."),
+    "store": ("secconf.cli.store", "store", "Create or replace the file store's master key."),
 }
 
 

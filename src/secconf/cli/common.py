@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -10,6 +11,7 @@ import click
 
 from secconf.cli.app import Options
 from secconf.environment.loader import Environment
+from secconf.errors import SecconfError
 from secconf.project import Project
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -53,3 +55,17 @@ def write_output(text: str, out: Path | None) -> None:
 
     write_atomic(out, text.encode("utf-8"), mode=0o644)
     click.echo(f"wrote {out}", err=True)
+
+
+def confirm(message: str, yes: bool) -> None:
+    """Show what is about to happen; go on with --yes or a "y" at a terminal, else refuse."""
+    click.echo(message, err=True)
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise SecconfError(
+            "refusing to go on without confirmation: not on a terminal",
+            hint="pass --yes to confirm",
+        )
+    if not click.confirm("Go ahead?", default=False, err=True):
+        raise SecconfError("nothing changed", hint="pass --yes to confirm without a prompt")

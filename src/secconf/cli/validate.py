@@ -6,7 +6,10 @@ import click
 
 from secconf.cli.common import environment_options, open_project, selected
 from secconf.cli.report import REPORTERS, EnvironmentReport
+from secconf.environment.loader import Environment
+from secconf.environment.resolve import StoredValue, generated_names
 from secconf.errors import ExitCode
+from secconf.project import Project
 
 
 @click.command()
@@ -27,6 +30,12 @@ from secconf.errors import ExitCode
     show_default=True,
     help="Lowest severity that makes the exit code 1.",
 )
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Do not read the secret stores (no master key or Vault token needed); "
+    "generated keys are then reported as not checked.",
+)
 @click.option("--list-rules", is_flag=True, help="List the rules and their codes, then exit.")
 @click.pass_context
 def validate(
@@ -35,6 +44,7 @@ def validate(
     all_: bool,
     fmt: str,
     fail_on: str,
+    offline: bool,
     list_rules: bool,
 ) -> int:
     """Check environments against the schema and the application's rules.
@@ -58,9 +68,20 @@ def validate(
     project = open_project(ctx)
     reports: list[EnvironmentReport] = []
     for environment in selected(project, envs, all_):
-        config = project.resolve(environment)
+        stored = None if offline else read_generated(project, environment)
+        config = project.resolve(environment, stored=stored)
         reports.append(EnvironmentReport(environment.name, run_rules(config)))
     click.echo(REPORTERS[fmt](reports), nl=False)
     failing = {"error"} if fail_on == "error" else {"error", "warning"}
     failed = any(f.severity in failing for r in reports for f in r.findings)
     return int(ExitCode.FINDINGS if failed else ExitCode.OK)
+
+
+def read_generated(project: Project, environment: Environment) -> dict[str, StoredValue] | None:
+    """The stored generated keys of an environment, read only when it has any to read."""
+    if not generated_names(project.schema, environment):
+        return None
+    from secconf.store import open_store, stored_values
+
+    store = open_store(project, environment)
+    return stored_values(store) if store.exists() else None

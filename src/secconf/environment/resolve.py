@@ -23,9 +23,9 @@ ProvenanceKind = Literal["default", "literal", "from_env", "generated"]
 
 @dataclass(frozen=True)
 class StoredValue:
-    """A generated value as the secret store keeps it."""
+    """A generated value as the secret store keeps it (masked until delivered)."""
 
-    value: str
+    value: Secret
     version: int
     created_at: str
     backend: str
@@ -166,7 +166,7 @@ def _resolve_one(
             version=kept.version,
             created_at=kept.created_at,
         )
-        return _made(variable, kept.value, provenance)
+        return _made(variable, kept.value.reveal(), provenance)
     at = source.at if isinstance(source, UseDefault) else None
     return _made(variable, variable.default_text(), Provenance("default", at=at))
 

@@ -1,0 +1,166 @@
+"""Generated keys over their life: ensure (generate once), status, rotate, roll back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+from secconf.environment.loader import Environment
+from secconf.environment.resolve import generated_names
+from secconf.errors import InputError
+from secconf.keys.generate import generate_group
+from secconf.project import Project
+from secconf.schema.models import Variable
+from secconf.secret import DEFAULT_FINGERPRINT_KEY, fingerprint
+from secconf.store.base import Entry, SecretStore
+
+
+@dataclass(frozen=True)
+class KeyReport:
+    """What happened to (or is known of) one generated variable. Never its value."""
+
+    environment: str
+    variable: str
+    status: str  # created | kept | rotated | rolled-back | stored | missing
+    backend: str
+    location: str
+    fingerprint: str | None = None
+    version: int | None = None
+    created_at: str | None = None
+    previous_versions: int = 0
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON form."""
+        return {
+            "environment": self.environment,
+            "variable": self.variable,
+            "status": self.status,
+            "backend": self.backend,
+            "location": self.location,
+            "fingerprint": self.fingerprint,
+            "version": self.version,
+            "created_at": self.created_at,
+            "previous_versions": self.previous_versions,
+        }
+
+
+def generated_groups(
+    project: Project, environment: Environment
+) -> list[tuple[str, list[Variable]]]:
+    """The generation groups the environment asks for, each with its members in order."""
+    names = generated_names(project.schema, environment)
+    groups: dict[str, list[Variable]] = {}
+    for name in names:
+        variable = project.schema.variables[name]
+        if variable.group is not None:
+            groups.setdefault(variable.group, []).append(variable)
+    return list(groups.items())
+
+
+def _algorithm(project: Project, environment: Environment, members: list[Variable]) -> str | None:
+    gen = members[0].generator
+    if gen is None or gen.algorithm_variable is None:
+        return None
+    config = project.resolve(environment, stored={})
+    return config.text(gen.algorithm_variable)
+
+
+def _report(
+    environment: Environment, store: SecretStore, entry: Entry, status: str, key: bytes
+) -> KeyReport:
+    return KeyReport(
+        environment=environment.name,
+        variable=entry.name,
+        status=status,
+        backend=store.backend,
+        location=store.location,
+        fingerprint=fingerprint(entry.current.value, key),
+        version=entry.current.version,
+        created_at=entry.current.created_at,
+        previous_versions=len(entry.previous),
+    )
+
+
+def _fingerprint_key(store: SecretStore) -> bytes:
+    return store.fingerprint_key() or DEFAULT_FINGERPRINT_KEY
+
+
+def ensure_keys(project: Project, environment: Environment, store: SecretStore) -> list[KeyReport]:
+    """Generate and store whatever `generate: true` asks for and is not stored yet."""
+    reports: list[KeyReport] = []
+    for group, members in generated_groups(project, environment):
+        algorithm = _algorithm(project, environment, members)
+        names = [m.name for m in members]
+        entries, created = store.create(
+            group, names, partial(generate_group, members, algorithm=algorithm)
+        )
+        key = _fingerprint_key(store)
+        status = "created" if created else "kept"
+        reports += [_report(environment, store, entries[n], status, key) for n in names]
+    return reports
+
+
+def key_status(project: Project, environment: Environment, store: SecretStore) -> list[KeyReport]:
+    """Stored or missing, version, created_at and fingerprint of each generated variable."""
+    groups = generated_groups(project, environment)
+    if not groups:
+        return []
+    entries = store.read()
+    key = _fingerprint_key(store) if entries else DEFAULT_FINGERPRINT_KEY
+    reports = []
+    for _, members in groups:
+        for member in members:
+            entry = entries.get(member.name)
+            if entry is None:
+                reports.append(
+                    KeyReport(
+                        environment.name, member.name, "missing", store.backend, store.location
+                    )
+                )
+            else:
+                reports.append(_report(environment, store, entry, "stored", key))
+    return reports
+
+
+def rotation_group(
+    project: Project, environment: Environment, variable: str
+) -> tuple[str, list[Variable]]:
+    """The group a rotation of `variable` replaces (both halves of a key pair)."""
+    if variable not in project.schema.variables:
+        raise InputError(f"{variable} is not a variable of the schema")
+    for group, members in generated_groups(project, environment):
+        if any(m.name == variable for m in members):
+            return group, members
+    raise InputError(
+        f"{variable} is not generated in environment {environment.name}",
+        hint="only values with `{generate: true}` are kept by secconf and can be rotated",
+    )
+
+
+def rotation_impact(members: list[Variable]) -> str:
+    """What rotating these variables breaks, from the schema's `rotation_impact`."""
+    impacts = list(dict.fromkeys(m.rotation_impact for m in members if m.rotation_impact))
+    return "; ".join(impacts) or "every consumer of the old value must be updated"
+
+
+def rotate_key(
+    project: Project, environment: Environment, store: SecretStore, variable: str
+) -> list[KeyReport]:
+    """Generate new values for the variable's group; the old ones stay as previous."""
+    group, members = rotation_group(project, environment, variable)
+    algorithm = _algorithm(project, environment, members)
+    names = [m.name for m in members]
+    entries = store.rotate(group, names, lambda: generate_group(members, algorithm=algorithm))
+    key = _fingerprint_key(store)
+    return [_report(environment, store, entries[n], "rotated", key) for n in names]
+
+
+def rollback_key(
+    project: Project, environment: Environment, store: SecretStore, variable: str
+) -> list[KeyReport]:
+    """Restore the values the variable's group had before its last rotation."""
+    group, members = rotation_group(project, environment, variable)
+    names = [m.name for m in members]
+    entries = store.rollback(group, names)
+    key = _fingerprint_key(store)
+    return [_report(environment, store, entries[n], "rolled-back", key) for n in names]

@@ -1,0 +1,126 @@
+"""Secret stores: where generated keys are kept (`file`, the default, or `vault`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from secconf.environment.loader import Environment
+from secconf.environment.resolve import StoredValue
+from secconf.errors import StoreError
+from secconf.project import Project
+from secconf.store.base import Entry, SecretStore, Version
+from secconf.store.masterkey import MasterKey, create_key_file, env_var_for, find_master_key
+
+Notify = Callable[[str], None]
+
+
+def _quiet(message: str) -> None:
+    """The default notice sink: say nothing."""
+
+
+def master_key_provider(
+    project: Project,
+    environment: Environment,
+    *,
+    notify: Notify = _quiet,
+    environ: Mapping[str, str] | None = None,
+) -> Callable[[bool], MasterKey]:
+    """A function that finds the environment's master key, creating it only when allowed.
+
+    A key is created on the first write of a non-production environment, with a notice;
+    production never creates one as a side effect (`secconf store init` does, on purpose).
+    """
+    key_file = project.path(environment.store.file.key_file, environment)
+    shown = environment.store.file.key_file.format(env=environment.name)
+    found: list[MasterKey] = []
+
+    def provide(may_create: bool) -> MasterKey:
+        if found:
+            return found[0]
+        key = find_master_key(environment.name, key_file, environ)
+        if key is None and may_create and not environment.production:
+            key = create_key_file(key_file)
+            notify(
+                f"created the master key {shown} (mode 0600, git-ignored) for the "
+                f"{environment.name} store; share it with your team and CI as described in "
+                "the README, never through git"
+            )
+        if key is None:
+            raise StoreError(
+                f"no master key for environment {environment.name}",
+                hint=f"set {env_var_for(environment.name)} or SECCONF_MASTER_KEY, or put the key "
+                f"in {shown}"
+                + (
+                    "; production never creates one silently: create it on purpose with "
+                    f"`secconf store init --env {environment.name}`"
+                    if environment.production
+                    else ""
+                ),
+            )
+        found.append(key)
+        return key
+
+    return provide
+
+
+def open_store(
+    project: Project,
+    environment: Environment,
+    *,
+    notify: Notify = _quiet,
+    environ: Mapping[str, str] | None = None,
+    skip_tls_verify: bool = False,
+) -> SecretStore:
+    """The secret store of an environment, as its store settings say."""
+    settings = environment.store
+    if settings.backend == "vault":
+        from secconf.store.vault import VaultStore
+        from secconf.vaultclient import vault_connection
+
+        connection = vault_connection(
+            settings.vault.address, StoreError, environ=environ, skip_verify=skip_tls_verify
+        )
+        return VaultStore(
+            connection, settings.vault.mount, settings.vault.path.format(env=environment.name)
+        )
+    from secconf.store.file import FileStore
+
+    relative = settings.file.path.format(env=environment.name)
+    keys = master_key_provider(project, environment, notify=notify, environ=environ)
+    return FileStore(
+        project.root / relative,
+        environment.name,
+        keys,
+        shown=relative,
+        lock_path=lock_path(project, relative),
+    )
+
+
+def lock_path(project: Project, relative: str) -> Path:
+    """Where a file store's lock lives: in the git-ignored .secconf/, not beside the store."""
+    return project.root / ".secconf" / "locks" / (relative.replace("/", "__") + ".lock")
+
+
+def stored_values(store: SecretStore) -> dict[str, StoredValue]:
+    """The current version of every stored value, as resolution takes them."""
+    return {
+        name: StoredValue(
+            entry.current.value,
+            entry.current.version,
+            entry.current.created_at,
+            store.backend,
+        )
+        for name, entry in store.read().items()
+    }
+
+
+__all__ = [
+    "Entry",
+    "MasterKey",
+    "SecretStore",
+    "Version",
+    "master_key_provider",
+    "open_store",
+    "stored_values",
+]

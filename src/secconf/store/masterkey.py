@@ -1,0 +1,122 @@
+"""The master key of a file store: where it comes from, and the keys derived from it.
+
+Sources, first found wins: `SECCONF_MASTER_KEY_<ENV>` (the environment's name in upper
+case, `-` as `_`), `SECCONF_MASTER_KEY`, then the key file of the environment's store
+settings (default `.secconf/master.key`, git-ignored). Each holds the base64 of 32
+random bytes. From it, HKDF-SHA256 derives separate keys for encryption (AES-256-GCM),
+the store's integrity tag (HMAC-SHA256), the key check that tells a wrong key apart,
+and fingerprints.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from secconf.errors import StoreError
+
+KEY_BYTES = 32
+ENV_VAR = "SECCONF_MASTER_KEY"
+
+
+@dataclass(frozen=True)
+class MasterKey:
+    """32 secret bytes and where they came from (for messages; never the bytes)."""
+
+    material: bytes
+    source: str  # "$SECCONF_MASTER_KEY" or a key file path
+
+    def __repr__(self) -> str:
+        return f"MasterKey(source={self.source!r})"
+
+    def derive(self, purpose: str) -> bytes:
+        """A 32-byte key for one purpose, independent of every other purpose's key."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode())
+        return hkdf.derive(self.material)
+
+    def key_check(self) -> str:
+        """8 hex digits identifying the key, stored beside the data to detect a wrong key."""
+        return self.derive("secconf store/1 key check").hex()[:8]
+
+
+def env_var_for(environment: str) -> str:
+    """`SECCONF_MASTER_KEY_<ENV>`: the per-environment variable name."""
+    return f"{ENV_VAR}_{environment.upper().replace('-', '_')}"
+
+
+def parse_key(text: str, source: str) -> MasterKey:
+    """Decode a base64 master key, or say what is wrong with it (never echoing it)."""
+    try:
+        material = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise StoreError(
+            f"the master key in {source} is not valid base64",
+            hint="it must be the base64 of 32 random bytes, e.g. from `secconf store init`",
+        ) from None
+    if len(material) != KEY_BYTES:
+        raise StoreError(
+            f"the master key in {source} is {len(material)} bytes, not {KEY_BYTES}",
+            hint="it must be the base64 of 32 random bytes",
+        )
+    return MasterKey(material, source)
+
+
+def find_master_key(
+    environment: str, key_file: Path, environ: Mapping[str, str] | None = None
+) -> MasterKey | None:
+    """The environment's master key from the environment variables or the key file."""
+    env = os.environ if environ is None else environ
+    for name in (env_var_for(environment), ENV_VAR):
+        value = env.get(name)
+        if value:
+            return parse_key(value, f"${name}")
+    try:
+        text = key_file.read_text(encoding="ascii")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StoreError(f"cannot read the master key file {key_file}: {exc}") from None
+    return parse_key(text, str(key_file))
+
+
+def create_key_file(key_file: Path) -> MasterKey:
+    """Create a new key file (mode 0600) unless one exists; return the key it holds.
+
+    Safe when many processes race: the key is written to a private temp file and linked
+    into place, which fails if another process linked first; then everyone reads the
+    one that won.
+    """
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    _ignore_in_git(key_file.parent)
+    text = base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode("ascii") + "\n"
+    tmp = key_file.with_name(f".{key_file.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, key_file)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+    return parse_key(key_file.read_text(encoding="ascii"), str(key_file))
+
+
+def _ignore_in_git(directory: Path) -> None:
+    # The key directory ignores itself, so the key cannot be committed by accident even
+    # in a repository whose .gitignore forgot it.
+    marker = directory / ".gitignore"
+    if not marker.exists():
+        with contextlib.suppress(OSError):
+            marker.write_text("# secconf: master keys never go into git\n*\n")

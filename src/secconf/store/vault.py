@@ -1,0 +1,200 @@
+"""The distributed store: generated keys in Vault KV v2, one secret per generation group.
+
+`MOUNT/PATH/GROUP` holds the group's variables (both VAPID keys in one secret, so a
+pair is never half-written). Creation uses check-and-set with `cas=0`: when two
+machines race, one write wins and the other reads the winner's value. KV v2 versions
+are the stored versions; a rotation writes with `cas` set to the version it replaces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from secconf.errors import StoreError
+from secconf.secret import Secret
+from secconf.store.base import Entry, Maker, Version
+from secconf.vaultclient import VaultConnection, call, is_cas_mismatch, make_client
+
+
+class VaultStore:
+    """A KV v2 store for one environment."""
+
+    backend = "vault"
+
+    def __init__(self, connection: VaultConnection, mount: str, path: str) -> None:
+        self.connection = connection
+        self.mount = mount
+        self.path = path.strip("/")
+        self.location = f"vault {mount}/{self.path}"
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        """The hvac client, made on first use."""
+        if self._client is None:
+            self._client = make_client(self.connection)
+        return self._client
+
+    def _call(self, what: str, action: Any) -> Any:
+        return call(action, what=what, connection=self.connection, error=StoreError)
+
+    def _kv(self) -> Any:
+        return self.client.secrets.kv.v2
+
+    def _read_group(self, group: str, version: int | None = None) -> dict[str, Any] | None:
+        import hvac.exceptions as hx
+
+        path = f"{self.path}/{group}"
+
+        def read() -> Any:
+            try:
+                return self._kv().read_secret_version(
+                    path=path,
+                    version=version,
+                    mount_point=self.mount,
+                    raise_on_deleted_version=True,
+                )
+            except hx.InvalidPath:
+                return None
+
+        response = self._call(f"reading {self.mount}/{path}", read)
+        return None if response is None else dict(response["data"])
+
+    def exists(self) -> bool:
+        """True when at least one group is stored."""
+        return bool(self._groups())
+
+    def _groups(self) -> list[str]:
+        import hvac.exceptions as hx
+
+        def listing() -> Any:
+            try:
+                return self._kv().list_secrets(path=self.path, mount_point=self.mount)
+            except hx.InvalidPath:
+                return None
+
+        response = self._call(f"listing {self.mount}/{self.path}", listing)
+        if response is None:
+            return []
+        return [k for k in response["data"]["keys"] if not k.endswith("/")]
+
+    def read(self) -> dict[str, Entry]:
+        """Every stored variable (current versions) of every group."""
+        entries: dict[str, Entry] = {}
+        for group in self._groups():
+            data = self._read_group(group)
+            if data is not None:
+                entries.update(_entries(data))
+        return entries
+
+    def fingerprint_key(self) -> bytes | None:
+        """Vault stores have no master key: fingerprints use the default key."""
+        return None
+
+    def create(
+        self, group: str, names: Sequence[str], make: Maker
+    ) -> tuple[dict[str, Entry], bool]:
+        """Write the group with cas=0; if another writer won, return its values."""
+        existing = self._read_group(group)
+        if existing is not None:
+            return _checked(existing, names, group), False
+        values = make()
+        path = f"{self.path}/{group}"
+
+        def write() -> Any:
+            try:
+                return self._kv().create_or_update_secret(
+                    path=path, secret=values, cas=0, mount_point=self.mount
+                )
+            except Exception as exc:
+                if is_cas_mismatch(exc):
+                    return None  # another writer created it first
+                raise
+
+        written = self._call(f"creating {self.mount}/{path}", write)
+        if written is None:
+            winner = self._read_group(group)
+            if winner is None:
+                raise StoreError(f"{self.mount}/{path} was created and removed meanwhile")
+            return _checked(winner, names, group), False
+        self._mark_managed(path)
+        created = self._read_group(group)
+        assert created is not None
+        return _checked(created, names, group), True
+
+    def _mark_managed(self, path: str) -> None:
+        self._call(
+            f"updating the metadata of {self.mount}/{path}",
+            lambda: self._kv().update_metadata(
+                path=path,
+                mount_point=self.mount,
+                custom_metadata={"managed-by": "secconf", "purpose": "generated keys"},
+            ),
+        )
+
+    def rotate(self, group: str, names: Sequence[str], make: Maker) -> dict[str, Entry]:
+        """A new KV version with fresh values, written only over the version just read."""
+        current = self._read_group(group)
+        if current is None:
+            raise StoreError(
+                f"{', '.join(names)} is not stored yet: nothing to rotate",
+                hint="create it with `secconf keys ensure`",
+            )
+        return self._replace(group, names, make(), int(current["metadata"]["version"]))
+
+    def rollback(self, group: str, names: Sequence[str]) -> dict[str, Entry]:
+        """Write the previous KV version's values as a new version."""
+        current = self._read_group(group)
+        version = int(current["metadata"]["version"]) if current else 0
+        previous = self._read_group(group, version - 1) if version > 1 else None
+        if current is None or previous is None:
+            raise StoreError(
+                f"{', '.join(names)} has no previous version to roll back to",
+                hint="`secconf keys status` shows the stored versions",
+            )
+        return self._replace(group, names, dict(previous["data"]), version)
+
+    def _replace(
+        self, group: str, names: Sequence[str], values: dict[str, str], cas: int
+    ) -> dict[str, Entry]:
+        path = f"{self.path}/{group}"
+
+        def write() -> Any:
+            try:
+                return self._kv().create_or_update_secret(
+                    path=path, secret=values, cas=cas, mount_point=self.mount
+                )
+            except Exception as exc:
+                if is_cas_mismatch(exc):
+                    raise StoreError(
+                        f"{self.mount}/{path} changed while secconf was writing it",
+                        hint="someone else rotated it; check `secconf keys status` and retry",
+                    ) from None
+                raise
+
+        self._call(f"writing {self.mount}/{path}", write)
+        written = self._read_group(group)
+        assert written is not None
+        return _checked(written, names, group)
+
+
+def _entries(data: dict[str, Any]) -> dict[str, Entry]:
+    meta = data["metadata"]
+    version = int(meta["version"])
+    created = str(meta["created_time"]).split(".")[0].rstrip("Z") + "Z"
+    return {
+        name: Entry(name, Version(Secret(str(value)), version, created))
+        for name, value in (data["data"] or {}).items()
+    }
+
+
+def _checked(data: dict[str, Any], names: Sequence[str], group: str) -> dict[str, Entry]:
+    entries = _entries(data)
+    missing = [n for n in names if n not in entries]
+    if missing:
+        raise StoreError(
+            f"the stored group {group} lacks {', '.join(missing)}",
+            hint="rotate the group with `secconf keys rotate` to store all its members",
+        )
+    return {n: entries[n] for n in names}
