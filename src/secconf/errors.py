@@ -63,3 +63,13 @@ class RenderError(SecconfError):
 
 class DeployError(SecconfError):
     """A live system (Vault, Kubernetes) refused or failed an operation."""
+
+
+class FindingsError(SecconfError):
+    """An operation refused because the configuration has error-level findings."""
+
+    exit_code = ExitCode.FINDINGS
+
+    def __init__(self, message: str, findings: list[object], **kwargs: str | None) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.findings = findings

@@ -16,7 +16,7 @@ import yaml
 from tests.support.repo import make_repo, run
 
 from secconf.project import Project
-from secconf.store import open_store
+from secconf.store import CHECKSUM_KEY, open_store
 from secconf.store.masterkey import MasterKey
 
 DEV = """
@@ -40,7 +40,11 @@ def store_path(root: Path, env: str = "dev") -> Path:
 def read_values(root: Path, env: str = "dev") -> dict[str, str]:
     project = Project.open(root)
     store = open_store(project, project.environments.get(env))
-    return {name: entry.current.value.reveal() for name, entry in store.read().items()}
+    return {
+        name: entry.current.value.reveal()
+        for name, entry in store.read().items()
+        if name != CHECKSUM_KEY
+    }
 
 
 def status(root: Path, env: str = "dev") -> tuple[int, str]:
@@ -247,8 +251,8 @@ def test_rekey(repo: Path) -> None:
     result = run(repo, "store", "rekey", "--env", "dev", "--yes")
     assert result.code == 0, result.both
     assert (
-        "dev: re-encrypted 3 entries" in result.out
-        and "other: re-encrypted 3 entries" in result.out
+        "dev: re-encrypted 4 entries" in result.out
+        and "other: re-encrypted 4 entries" in result.out
     )
     assert (repo / ".secconf" / "master.key").read_text() != old_key
     assert not (repo / ".secconf" / "master.key.new").exists()
@@ -314,7 +318,7 @@ def test_concurrent_ensure_creates_exactly_one_value(tmp_path: Path) -> None:
     fingerprints = {tuple(sorted((k["variable"], k["fingerprint"]) for k in r)) for r in reports}
     assert len(fingerprints) == 1  # every process reports the same keys
     data = yaml.safe_load(store_path(root).read_text())
-    assert [e["version"] for e in data["entries"].values()] == [1, 1, 1]
+    assert [e["version"] for e in data["entries"].values()] == [1, 1, 1, 1]  # 3 keys + checksum key
 
 
 def test_a_killed_write_leaves_the_store_before_or_after(repo: Path) -> None:

@@ -22,6 +22,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "validate": ("secconf.cli.validate", "validate", "Check environments against the schema."),
     "docs": ("secconf.cli.docs", "docs", "Write Markdown documentation of the schema."),
     "schema": ("secconf.cli.schema", "schema", "Show the schema or export it as JSON Schema."),
+    "render": (
+        "secconf.cli.render",
+        "render",
+        "Write .env files, Kubernetes manifests, Vault payloads.",
+    ),
     "keys": ("secconf.cli.keys", "keys", "Generate keys once; status, rotate, roll back."),
     "store": ("secconf.cli.store", "store", "Create or replace the file store's master key."),
 }
@@ -110,6 +115,9 @@ def run(argv: Sequence[str] | None) -> int:
 
 def _print_error(exc: SecconfError) -> None:
     click.echo(f"secconf: error: {exc.location()}{exc.message}", err=True)
+    for finding in getattr(exc, "findings", []):
+        where = f"{finding.file}:{finding.line}" if finding.line else finding.file
+        click.echo(f"  {where}: {finding.severity} {finding.code} {finding.message}", err=True)
     if exc.hint:
         click.echo(f"  hint: {exc.hint}", err=True)
 

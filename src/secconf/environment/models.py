@@ -60,6 +60,8 @@ class KubernetesTarget(_Settings):
     secret_name: str = "{app}-secrets"  # noqa: S105 (a name, not a password)
     configmap_name: str = "{app}-config"
     all_in_secret: bool = False
+    labels: dict[str, str] = {}
+    annotations: dict[str, str] = {}
     context: str | None = None
 
 

@@ -86,7 +86,8 @@ def _fingerprint_key(store: SecretStore) -> bytes:
 
 
 def ensure_keys(project: Project, environment: Environment, store: SecretStore) -> list[KeyReport]:
-    """Generate and store whatever `generate: true` asks for and is not stored yet."""
+    """Generate and store whatever `generate: true` asks for and is not stored yet,
+    and the environment's checksum key."""
     reports: list[KeyReport] = []
     for group, members in generated_groups(project, environment):
         algorithm = _algorithm(project, environment, members)
@@ -97,6 +98,9 @@ def ensure_keys(project: Project, environment: Environment, store: SecretStore) 
         key = _fingerprint_key(store)
         status = "created" if created else "kept"
         reports += [_report(environment, store, entries[n], status, key) for n in names]
+    from secconf.store import ensure_checksum_key
+
+    ensure_checksum_key(store)  # delivery needs it too, and production creates nothing later
     return reports
 
 

@@ -14,6 +14,11 @@ from secconf.store.masterkey import MasterKey, create_key_file, env_var_for, fin
 
 Notify = Callable[[str], None]
 
+# A random key kept in each environment's store: the HMAC key of the checksum
+# annotation on delivered objects, so the annotation changes with any value and
+# reveals none. Its name is not a valid variable name: it cannot clash with one.
+CHECKSUM_KEY = "secconf.checksum-key"
+
 
 def _quiet(message: str) -> None:
     """The default notice sink: say nothing."""
@@ -115,11 +120,23 @@ def stored_values(store: SecretStore) -> dict[str, StoredValue]:
     }
 
 
+def ensure_checksum_key(store: SecretStore) -> bytes:
+    """The environment's checksum key, created in its store on first use."""
+    import secrets
+
+    entries, _ = store.create(
+        CHECKSUM_KEY, [CHECKSUM_KEY], lambda: {CHECKSUM_KEY: secrets.token_hex(32)}
+    )
+    return bytes.fromhex(entries[CHECKSUM_KEY].current.value.reveal())
+
+
 __all__ = [
+    "CHECKSUM_KEY",
     "Entry",
     "MasterKey",
     "SecretStore",
     "Version",
+    "ensure_checksum_key",
     "master_key_provider",
     "open_store",
     "stored_values",

@@ -1,0 +1,57 @@
+"""What every renderer takes and gives, and the values it delivers."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+
+from secconf.environment.resolve import Config
+from secconf.render.templating import Templates
+from secconf.schema.models import Variable
+from secconf.schema.values import canonical_text
+
+
+@dataclass(frozen=True)
+class RenderInput:
+    """A resolved environment, its templates, and the key of its checksum annotation."""
+
+    config: Config
+    templates: Templates
+    checksum_key: bytes
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """Rendered bytes, the target they are for, and where they go by default."""
+
+    target: str
+    environment: str
+    content: bytes
+    path: str  # relative to the config repo, from the environment's target settings
+    note: str | None = None  # a next step to tell the user (e.g. the `vault kv put` line)
+
+
+def delivered_values(config: Config) -> list[tuple[Variable, str]]:
+    """Every variable secconf delivers, in schema order, as the application will read it.
+
+    Unset variables (left to the application's start-up default) are not delivered.
+    """
+    out = []
+    for resolved in config.values.values():
+        text = config.text(resolved.variable.name)
+        if text is not None:
+            out.append((resolved.variable, canonical_text(resolved.variable, text)))
+    return out
+
+
+def checksum(values: list[tuple[Variable, str]], key: bytes) -> str:
+    """HMAC-SHA256 of every delivered name and value: changes with any value, reveals none."""
+    payload = json.dumps([[v.name, text] for v, text in values], ensure_ascii=False)
+    return hmac.new(key, payload.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def target_path(template: str, config: Config) -> str:
+    """A target path setting with `{env}` filled in."""
+    return template.format(env=config.environment.name)

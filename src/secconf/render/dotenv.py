@@ -1,0 +1,100 @@
+"""The `.env` target, and `.env.example`."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from secconf.errors import RenderError
+from secconf.render._dotenv_quote import dotenv_line
+from secconf.render.base import Artifact, RenderInput, delivered_values, target_path
+from secconf.schema.models import Variable
+
+
+def _environment_context(data: RenderInput) -> dict[str, Any]:
+    environment = data.config.environment
+    return {
+        "environment": {
+            "name": environment.name,
+            "chain": list(environment.chain),
+            "production": environment.production,
+        },
+        "schema_digest": data.config.schema.digest(),
+    }
+
+
+def _why_unset(variable: Variable) -> str:
+    if variable.auto_generated:
+        return "the application generates it at start-up"
+    return "the application's default applies"
+
+
+def render_dotenv(data: RenderInput) -> Artifact:
+    """One `NAME=value` line per delivered variable, in schema order, grouped by section."""
+    config = data.config
+    delivered = dict((v.name, text) for v, text in delivered_values(config))
+    sections = []
+    for section in config.schema.sections:
+        items: list[dict[str, str | None]] = []
+        for variable in section.variables:
+            if variable.name in delivered:
+                line = dotenv_line(variable.name, delivered[variable.name])
+                items.append({"name": variable.name, "line": line})
+            else:
+                items.append({"name": variable.name, "line": None, "why": _why_unset(variable)})
+        sections.append({"name": section.name, "variables": items})
+    text = data.templates.render("dotenv.j2", {**_environment_context(data), "sections": sections})
+    check_dotenv(text, delivered, "dotenv.j2")
+    path = target_path(config.environment.targets.dotenv.path, config)
+    return Artifact("dotenv", config.environment.name, text.encode("utf-8"), path)
+
+
+def render_dotenv_example(data: RenderInput) -> Artifact:
+    """Every variable with its description; defaults filled in, sensitive values empty."""
+    config = data.config
+    expected: dict[str, str] = {}
+    sections = []
+    for section in config.schema.sections:
+        items = []
+        for variable in section.variables:
+            value = "" if variable.sensitive else (variable.default_text() or "")
+            expected[variable.name] = value
+            items.append(
+                {
+                    "name": variable.name,
+                    "line": dotenv_line(variable.name, value),
+                    "description": variable.description,
+                    "sensitive": variable.sensitive,
+                }
+            )
+        sections.append({"name": section.name, "variables": items})
+    context = {**_environment_context(data), "sections": sections}
+    text = data.templates.render("dotenv-example.j2", context)
+    check_dotenv(text, expected, "dotenv-example.j2")
+    path = config.environment.targets.dotenv_example.path
+    return Artifact("dotenv-example", config.environment.name, text.encode("utf-8"), path)
+
+
+def check_dotenv(text: str, expected: dict[str, str], template: str) -> None:
+    """Parse the output back with python-dotenv: exactly the intended names and values."""
+    from dotenv import dotenv_values
+
+    if "\r" in text or text.startswith("\ufeff"):
+        raise RenderError("the .env output has a CR or a BOM", file=f"templates/{template}")
+    parsed = dotenv_values(stream=io.StringIO(text), interpolate=True)
+    if set(parsed) != set(expected):
+        extra = sorted(set(parsed) - set(expected))
+        missing = sorted(set(expected) - set(parsed))
+        raise RenderError(
+            f"the rendered .env does not hold exactly the intended variables "
+            f"(unexpected: {', '.join(extra) or 'none'}; missing: {', '.join(missing) or 'none'})",
+            file=f"templates/{template}",
+            hint="write each `item.line` as it is, once",
+        )
+    wrong = sorted(name for name, value in expected.items() if parsed[name] != value)
+    if wrong:
+        raise RenderError(
+            f"the rendered .env reads back different values for {', '.join(wrong)}",
+            file=f"templates/{template}",
+            hint="write each `item.line` as it is, on a line of its own",
+        )

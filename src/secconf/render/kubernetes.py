@@ -1,0 +1,123 @@
+"""The Kubernetes target: a Secret (sensitive variables) and a ConfigMap (the others)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from secconf.errors import RenderError
+from secconf.render.base import Artifact, RenderInput, checksum, delivered_values, target_path
+
+CHECKSUM_ANNOTATION = "secconf/checksum"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "secconf"}
+_TEMPLATE = "kubernetes.yaml.j2"
+
+
+def kubernetes_objects(data: RenderInput) -> list[dict[str, Any]]:
+    """The Secret and (unless everything goes into the Secret) the ConfigMap, as data."""
+    config = data.config
+    settings = config.environment.targets.kubernetes
+    delivered = delivered_values(config)
+    labels = {**settings.labels, **MANAGED_BY, "app.kubernetes.io/name": settings.app_name}
+    annotations = {
+        **settings.annotations,
+        CHECKSUM_ANNOTATION: checksum(delivered, data.checksum_key),
+    }
+    names = {"app": settings.app_name, "env": config.environment.name}
+
+    def metadata(name: str) -> dict[str, Any]:
+        return {
+            "name": name.format(**names),
+            "namespace": settings.namespace,
+            "labels": dict(labels),
+            "annotations": dict(annotations),
+        }
+
+    in_secret = {v.name: t for v, t in delivered if v.sensitive or settings.all_in_secret}
+    in_configmap = {v.name: t for v, t in delivered if v.name not in in_secret}
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": metadata(settings.secret_name),
+        "type": "Opaque",
+        "data": {
+            k: base64.b64encode(v.encode("utf-8")).decode("ascii") for k, v in in_secret.items()
+        },
+    }
+    if settings.all_in_secret:
+        return [secret]
+    configmap = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": metadata(settings.configmap_name),
+        "data": in_configmap,
+    }
+    return [secret, configmap]
+
+
+def render_kubernetes(data: RenderInput) -> Artifact:
+    """Multi-document YAML for `kubectl apply -f`, parsed back and checked."""
+    config = data.config
+    objects = kubernetes_objects(data)
+    secret = objects[0]
+    configmap = objects[1] if len(objects) > 1 else None
+    context = {
+        "environment": {"name": config.environment.name},
+        "namespace": secret["metadata"]["namespace"],
+        "labels": secret["metadata"]["labels"],
+        "annotations": secret["metadata"]["annotations"],
+        "secret": {"name": secret["metadata"]["name"], "data": secret["data"]},
+        "configmap": (
+            {"name": configmap["metadata"]["name"], "data": configmap["data"]}
+            if configmap
+            else None
+        ),
+    }
+    text = data.templates.render(_TEMPLATE, context)
+    check_manifests(text, objects)
+    path = target_path(config.environment.targets.kubernetes.path, config)
+    return Artifact("kubernetes", config.environment.name, text.encode("utf-8"), path)
+
+
+_ALLOWED_FIELDS = {
+    "Secret": {"apiVersion", "kind", "metadata", "type", "data", "immutable"},
+    "ConfigMap": {"apiVersion", "kind", "metadata", "data", "immutable"},
+}
+
+
+def check_manifests(text: str, intended: list[dict[str, Any]]) -> None:
+    """The output holds exactly the intended objects: same documents, kinds, names, data."""
+    import yaml
+
+    from secconf.yamlio import safe_load_all
+
+    def fail(what: str) -> RenderError:
+        return RenderError(
+            f"the rendered manifests {what}",
+            file=f"templates/{_TEMPLATE}",
+            hint="values must go through the yaml_value/yaml_items filters",
+        )
+
+    try:
+        documents = [d for d in safe_load_all(text) if d is not None]
+    except yaml.YAMLError:
+        raise fail("are not valid YAML") from None
+    if len(documents) != len(intended):
+        raise fail(f"have {len(documents)} documents instead of {len(intended)}")
+    for got, want in zip(documents, intended, strict=True):
+        if not isinstance(got, dict) or got.get("kind") != want["kind"]:
+            raise fail(f"do not have a {want['kind']} where expected")
+        extra = set(got) - _ALLOWED_FIELDS[want["kind"]]
+        if extra:
+            raise fail(f"have unexpected fields in the {want['kind']}: {', '.join(sorted(extra))}")
+        meta, want_meta = got.get("metadata") or {}, want["metadata"]
+        if (meta.get("name"), meta.get("namespace")) != (want_meta["name"], want_meta["namespace"]):
+            raise fail(f"name the {want['kind']} differently from the environment's settings")
+        for field in ("labels", "annotations"):
+            have = meta.get(field) or {}
+            if any(have.get(k) != v for k, v in want_meta[field].items()):
+                raise fail(f"lack the {field} secconf sets on the {want['kind']}")
+        if got.get("apiVersion") != "v1" or got.get("data", {}) != want["data"]:
+            raise fail(f"do not carry exactly the intended data in the {want['kind']}")
+        if want["kind"] == "Secret" and got.get("type") != "Opaque":
+            raise fail("do not make the Secret of type Opaque")

@@ -1,0 +1,129 @@
+"""Templates: Jinja2's immutable sandbox with StrictUndefined, and safe serialising filters.
+
+A template can arrange what secconf gives it, never reach Python internals
+(`{{ ''.__class__ }}` is a SecurityError), never mutate its inputs, and never use a
+name that was not given (StrictUndefined). Values reach the output only through
+filters that serialise them (`yaml_value`, `yaml_items`, `to_json`) or as lines
+already quoted by secconf; each renderer then parses its output back and checks it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from secconf.errors import RenderError
+
+BUNDLED_TEMPLATES = Path(__file__).resolve().parent.parent / "bundled" / "templates"
+
+
+def _yaml_value(value: Any) -> str:
+    """One YAML scalar on one line: plain when YAML reads it back as the same string,
+    else double-quoted with every control character and line break escaped."""
+    import yaml
+
+    text: str = yaml.safe_dump(value, default_flow_style=True, width=1 << 16, allow_unicode=True)
+    text = text.removesuffix("...\n").strip()
+    if not isinstance(value, str) or ("\n" not in text and text[:1] not in "'\""):
+        return text
+    # A JSON string is a valid YAML double-quoted scalar that cannot spill onto
+    # another line.
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _yaml_items(mapping: dict[str, Any], indent: int) -> str:
+    """A mapping as block YAML whose lines after the first are indented by `indent`."""
+    if not mapping:
+        return "{}"
+    lines = [f"{_yaml_value(str(k))}: {_yaml_value(v)}" for k, v in mapping.items()]
+    return ("\n" + " " * indent).join(lines)
+
+
+def _comment(text: Any) -> str:
+    """Text for a `#` comment line: line breaks become spaces."""
+    return " ".join(str(text).split())
+
+
+def _to_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False)
+
+
+class Templates:
+    """The templates of a config repo (`templates/`), falling back to the bundled ones."""
+
+    def __init__(self, directory: Path | None) -> None:
+        from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+        search = [str(BUNDLED_TEMPLATES)]
+        if directory is not None and directory.is_dir():
+            search.insert(0, str(directory))
+        self.directory = directory
+        self.env = ImmutableSandboxedEnvironment(
+            loader=ChoiceLoader([FileSystemLoader(search)]),
+            undefined=StrictUndefined,
+            autoescape=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        self.env.filters.update(
+            yaml_value=_yaml_value,
+            yaml_items=_yaml_items,
+            comment=_comment,
+            to_json=_to_json,
+        )
+
+    def render(self, name: str, context: dict[str, Any]) -> str:
+        """Render template `name`; any template fault becomes a RenderError with its line."""
+        from jinja2 import TemplateError, TemplateNotFound, TemplateSyntaxError
+        from jinja2.exceptions import SecurityError, UndefinedError
+
+        try:
+            template = self.env.get_template(name)
+            return template.render(context)
+        except TemplateNotFound:
+            raise RenderError(
+                f"template {name} not found",
+                hint="restore it in templates/ (secconf init writes the bundled ones)",
+            ) from None
+        except TemplateSyntaxError as exc:
+            raise RenderError(
+                f"template syntax error: {exc.message}",
+                file=f"templates/{name}",
+                line=exc.lineno,
+            ) from None
+        except SecurityError:
+            raise RenderError(
+                "the template tried to reach Python internals, which the sandbox forbids",
+                file=f"templates/{name}",
+                line=_template_line(name),
+                hint="templates may use only the values and filters secconf gives them",
+            ) from None
+        except UndefinedError as exc:
+            raise RenderError(
+                f"the template uses an unknown name: {exc.message}",
+                file=f"templates/{name}",
+                line=_template_line(name),
+            ) from None
+        except (TemplateError, TypeError, ValueError, AttributeError, KeyError) as exc:
+            # A template is user input: its faults are the user's to fix, not a bug.
+            raise RenderError(
+                f"the template failed: {type(exc).__name__}",
+                file=f"templates/{name}",
+                line=_template_line(name),
+            ) from None
+
+
+def _template_line(name: str) -> int | None:
+    """The template line being rendered when the current exception was raised."""
+    import sys
+    import traceback
+
+    tb = sys.exc_info()[2]
+    line = None
+    for frame, lineno in traceback.walk_tb(tb):
+        if frame.f_code.co_filename.endswith(name):
+            line = lineno
+    return line
