@@ -33,8 +33,10 @@ def prepare(
     notify: Callable[[str], None],
     environ: Mapping[str, str] | None = None,
     check: bool = True,
+    generate: bool = True,
 ) -> Prepared:
-    """Open the store, generate what is missing (never in production), resolve, validate."""
+    """Open the store, generate what is missing (never in production; never unless
+    `generate`), resolve, validate."""
     from secconf.keys.lifecycle import ensure_keys, key_status
     from secconf.store import CHECKSUM_KEY, ensure_checksum_key, open_store, stored_values
     from secconf.validate import validate
@@ -42,11 +44,12 @@ def prepare(
     store = open_store(project, environment, notify=notify, environ=environ)
     missing = [r.variable for r in key_status(project, environment, store) if r.status == "missing"]
     entries = store.read()
-    if environment.production and (missing or CHECKSUM_KEY not in entries):
+    if (environment.production or not generate) and (missing or CHECKSUM_KEY not in entries):
         what = ", ".join(missing) or "the checksum key"
+        why = "is a production environment and" if environment.production else ":"
         raise RenderError(
-            f"{environment.name} is a production environment and {what} is not stored yet",
-            hint=f"production keys are created on purpose: run `secconf keys ensure --env "
+            f"{environment.name} {why} {what} is not stored yet",
+            hint=f"keys are created on purpose: run `secconf keys ensure --env "
             f"{environment.name}` first",
         )
     if missing:

@@ -175,3 +175,17 @@ def vault_errors(
             f"cannot reach Vault at {connection.address}",
             hint="check VAULT_ADDR and that Vault is running and reachable",
         ) from None
+
+
+def patch_custom_metadata(client: Any, mount: str, path: str, values: dict[str, str]) -> None:
+    """Merge keys into a KV v2 secret's custom metadata (JSON merge patch, Vault 1.9+).
+
+    Unlike hvac's update_metadata, this leaves every other metadata setting and every
+    custom key someone else set as it was.
+    """
+    client.adapter.request(
+        "PATCH",
+        f"/v1/{mount}/metadata/{path}",
+        json={"custom_metadata": values},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )

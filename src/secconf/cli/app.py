@@ -27,6 +27,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "render",
         "Write .env files, Kubernetes manifests, Vault payloads.",
     ),
+    "plan": ("secconf.cli.deploy", "plan", "Show what apply would change in Vault or Kubernetes."),
+    "apply": ("secconf.cli.deploy", "apply", "Deliver environments to Vault or Kubernetes."),
+    "check": ("secconf.cli.deploy", "check", "Detect drift between live and intended (exit 1)."),
     "keys": ("secconf.cli.keys", "keys", "Generate keys once; status, rotate, roll back."),
     "store": ("secconf.cli.store", "store", "Create or replace the file store's master key."),
 }

@@ -6,20 +6,32 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from secconf.environment.resolve import Config
-from secconf.render.templating import Templates
 from secconf.schema.models import Variable
 from secconf.schema.values import canonical_text
+
+if TYPE_CHECKING:
+    from secconf.render.templating import Templates
 
 
 @dataclass(frozen=True)
 class RenderInput:
-    """A resolved environment, its templates, and the key of its checksum annotation."""
+    """A resolved environment, its templates, and the key of its checksum annotation.
+
+    `templates` may be None for callers that only build data (deploy), never text.
+    """
 
     config: Config
-    templates: Templates
+    templates: Templates | None
     checksum_key: bytes
+
+    def render(self, name: str, context: dict[str, object]) -> str:
+        """Render one template of this input."""
+        if self.templates is None:
+            raise RuntimeError("this render input has no templates")
+        return self.templates.render(name, context)
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ def render_dotenv(data: RenderInput) -> Artifact:
             else:
                 items.append({"name": variable.name, "line": None, "why": _why_unset(variable)})
         sections.append({"name": section.name, "variables": items})
-    text = data.templates.render("dotenv.j2", {**_environment_context(data), "sections": sections})
+    text = data.render("dotenv.j2", {**_environment_context(data), "sections": sections})
     check_dotenv(text, delivered, "dotenv.j2")
     path = target_path(config.environment.targets.dotenv.path, config)
     return Artifact("dotenv", config.environment.name, text.encode("utf-8"), path)
@@ -69,7 +69,7 @@ def render_dotenv_example(data: RenderInput) -> Artifact:
             )
         sections.append({"name": section.name, "variables": items})
     context = {**_environment_context(data), "sections": sections}
-    text = data.templates.render("dotenv-example.j2", context)
+    text = data.render("dotenv-example.j2", context)
     check_dotenv(text, expected, "dotenv-example.j2")
     path = config.environment.targets.dotenv_example.path
     return Artifact("dotenv-example", config.environment.name, text.encode("utf-8"), path)

@@ -73,7 +73,7 @@ def render_kubernetes(data: RenderInput) -> Artifact:
             else None
         ),
     }
-    text = data.templates.render(_TEMPLATE, context)
+    text = data.render(_TEMPLATE, context)
     check_manifests(text, objects)
     path = target_path(config.environment.targets.kubernetes.path, config)
     return Artifact("kubernetes", config.environment.name, text.encode("utf-8"), path)

@@ -17,7 +17,7 @@ def render_vault(data: RenderInput) -> Artifact:
     """The JSON object, parsed back and compared with the intended data."""
     config = data.config
     payload = vault_payload(data)
-    text = data.templates.render("vault.json.j2", {"data": payload})
+    text = data.render("vault.json.j2", {"data": payload})
     try:
         parsed = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -14,7 +14,13 @@ from typing import Any
 from secconf.errors import StoreError
 from secconf.secret import Secret
 from secconf.store.base import Entry, Maker, Version
-from secconf.vaultclient import VaultConnection, call, is_cas_mismatch, make_client
+from secconf.vaultclient import (
+    VaultConnection,
+    call,
+    is_cas_mismatch,
+    make_client,
+    patch_custom_metadata,
+)
 
 
 class VaultStore:
@@ -126,10 +132,11 @@ class VaultStore:
     def _mark_managed(self, path: str) -> None:
         self._call(
             f"updating the metadata of {self.mount}/{path}",
-            lambda: self._kv().update_metadata(
-                path=path,
-                mount_point=self.mount,
-                custom_metadata={"managed-by": "secconf", "purpose": "generated keys"},
+            lambda: patch_custom_metadata(
+                self.client,
+                self.mount,
+                path,
+                {"managed-by": "secconf", "purpose": "generated keys"},
             ),
         )
 

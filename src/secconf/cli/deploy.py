@@ -1,0 +1,330 @@
+"""`secconf plan|apply|check`: deliver to Vault and Kubernetes, Terraform-style."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from secconf.cli.common import confirm, environment_options, open_project, selected
+from secconf.cli.keys import notice
+from secconf.deploy import Outcome
+from secconf.deploy.base import Plan
+from secconf.errors import ExitCode
+
+SYMBOLS = {"add": "+", "change": "~", "remove": "-", "unchanged": "="}
+
+
+def deploy_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options plan, apply and check share."""
+    options = [
+        click.option(
+            "--target",
+            "-t",
+            type=click.Choice(["vault", "kubernetes"]),
+            required=True,
+            help="Where to deliver: Vault KV v2, or a Kubernetes Secret and ConfigMap.",
+        ),
+        click.option(
+            "--prune",
+            is_flag=True,
+            help="Also remove live keys the schema does not know (by default they are "
+            "reported and left alone).",
+        ),
+        click.option(
+            "--parallel",
+            type=click.IntRange(1, 64),
+            default=4,
+            show_default=True,
+            help="Environments handled at once.",
+        ),
+        click.option(
+            "--context", metavar="NAME", help="Kubernetes context (default: the kubeconfig's)."
+        ),
+        click.option(
+            "--tls-skip-verify",
+            is_flag=True,
+            help="Do not verify Vault's TLS certificate (insecure; prefer VAULT_CACERT).",
+        ),
+        click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(["text", "json"]),
+            default="text",
+            show_default=True,
+        ),
+        environment_options,
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _target(name: str, context: str | None, tls_skip_verify: bool) -> Any:
+    from secconf.deploy import make_target
+
+    def on_retry(exc: BaseException, attempt: int, delay: float) -> None:
+        status = getattr(exc, "status", None) or type(exc).__name__
+        notice(f"transient failure ({status}); retry {attempt} in {delay:.1f} s")
+
+    if tls_skip_verify:
+        notice("warning: TLS certificates of Vault are NOT verified (--tls-skip-verify)")
+    if name == "vault":
+        return make_target(name, skip_tls_verify=tls_skip_verify, on_retry=on_retry)
+    return make_target(name, context=context, on_retry=on_retry)
+
+
+def _plans(
+    ctx: click.Context,
+    envs: tuple[str, ...],
+    all_: bool,
+    target_name: str,
+    *,
+    prune: bool,
+    parallel: int,
+    context: str | None,
+    tls_skip_verify: bool,
+    generate: bool,
+) -> tuple[Any, list[Outcome]]:
+    from secconf.deploy import plan_environments
+
+    project = open_project(ctx)
+    environments = selected(project, envs, all_)
+    target = _target(target_name, context, tls_skip_verify)
+    with _Progress(len(environments), "planning") as progress:
+        outcomes = plan_environments(
+            project,
+            environments,
+            target,
+            prune=prune,
+            generate=generate,
+            parallel=parallel,
+            notify=notice,
+            done=progress.advance,
+        )
+    return target, outcomes
+
+
+def _print_plan(plan: Plan) -> None:
+    click.echo(f"{plan.environment} -> {plan.target} {plan.location}")
+    unchanged = 0
+    for change in plan.changes:
+        if change.action == "unchanged":
+            unchanged += 1
+            continue
+        where = f"{change.where}/" if change.where else ""
+        fps = {
+            "add": f"new {change.new}",
+            "change": f"{change.old} -> {change.new}",
+            "remove": f"was {change.old}",
+        }[change.action]
+        click.echo(f"  {SYMBOLS[change.action]} {change.action:<7} {where}{change.key}  ({fps})")
+    if unchanged:
+        click.echo(f"  = {unchanged} unchanged")
+    for key in plan.unmanaged:
+        click.echo(f"  ! {key}: not in the schema; left alone (--prune removes it)")
+    for note in plan.notes:
+        click.echo(f"  * {note}")
+    if plan.in_sync:
+        click.echo("  in sync: nothing to do")
+
+
+def _print_error(outcome: Outcome) -> None:
+    assert outcome.error is not None
+    error = outcome.error
+    click.echo(f"{outcome.environment}: failed: {error.location()}{error.message}", err=True)
+    if error.hint:
+        click.echo(f"  hint: {error.hint}", err=True)
+
+
+def _json(outcomes: list[Outcome]) -> None:
+    rows = []
+    for o in outcomes:
+        row: dict[str, Any] = {"environment": o.environment}
+        if o.plan is not None:
+            row["plan"] = o.plan.to_dict()
+        if o.result is not None:
+            row["result"] = {"status": o.result.status, "writes": o.result.writes}
+        if o.error is not None:
+            row["error"] = {"message": o.error.message, "hint": o.error.hint}
+        rows.append(row)
+    click.echo(json.dumps({"environments": rows}, indent=2))
+
+
+@click.command()
+@deploy_options
+@click.pass_context
+def plan(
+    ctx: click.Context,
+    target: str,
+    prune: bool,
+    parallel: int,
+    context: str | None,
+    tls_skip_verify: bool,
+    fmt: str,
+    envs: tuple[str, ...],
+    all_: bool,
+) -> int:
+    """Show what apply would change, per environment and key, by fingerprint. Writes nothing.
+
+    Exit 0, or 2 when an environment could not be planned.
+    """
+    _, outcomes = _plans(
+        ctx,
+        envs,
+        all_,
+        target,
+        prune=prune,
+        parallel=parallel,
+        context=context,
+        tls_skip_verify=tls_skip_verify,
+        generate=False,
+    )
+    return _report_plans(outcomes, fmt)
+
+
+def _report_plans(outcomes: list[Outcome], fmt: str) -> int:
+    if fmt == "json":
+        _json(outcomes)
+    for outcome in outcomes:
+        if outcome.error is not None:
+            _print_error(outcome)
+        elif fmt == "text" and outcome.plan is not None:
+            _print_plan(outcome.plan)
+    return int(ExitCode.BAD_INPUT if any(o.error for o in outcomes) else ExitCode.OK)
+
+
+@click.command()
+@deploy_options
+@click.option("--yes", is_flag=True, help="Apply without asking (required off a terminal).")
+@click.pass_context
+def apply(
+    ctx: click.Context,
+    target: str,
+    prune: bool,
+    parallel: int,
+    context: str | None,
+    tls_skip_verify: bool,
+    fmt: str,
+    envs: tuple[str, ...],
+    all_: bool,
+    yes: bool,
+) -> int:
+    """Perform exactly the writes the plan shows; none when nothing changed.
+
+    Without --yes, on a terminal the plan is shown and confirmed; off a terminal
+    apply refuses. Environments are applied concurrently; one failing environment
+    does not stop the others, and the exit code is 2 when any failed. Running it again
+    after a failure converges.
+    """
+    from secconf.deploy import apply_plans
+
+    deploy_target, outcomes = _plans(
+        ctx,
+        envs,
+        all_,
+        target,
+        prune=prune,
+        parallel=parallel,
+        context=context,
+        tls_skip_verify=tls_skip_verify,
+        generate=True,
+    )
+    pending = [o for o in outcomes if o.plan is not None and not o.plan.in_sync]
+    if pending and not yes:
+        for outcome in pending:
+            assert outcome.plan is not None
+            _print_plan(outcome.plan)
+        confirm(f"Apply these changes to {len(pending)} environment(s)?", yes)
+    with _Progress(len(outcomes), "applying") as progress:
+        outcomes = apply_plans(outcomes, deploy_target, parallel=parallel, done=progress.advance)
+    if fmt == "json":
+        _json(outcomes)
+    for outcome in outcomes:
+        if outcome.error is not None:
+            _print_error(outcome)
+        elif fmt == "text" and outcome.result is not None:
+            r = outcome.result
+            writes = f" ({r.writes} write{'s' if r.writes != 1 else ''})" if r.writes else ""
+            click.echo(f"{r.environment}: {r.status}{writes}")
+    failed = [o.environment for o in outcomes if o.error is not None]
+    applied = sum(1 for o in outcomes if o.result and o.result.status == "applied")
+    unchanged = sum(1 for o in outcomes if o.result and o.result.status == "unchanged")
+    click.echo(
+        f"{applied} applied, {unchanged} unchanged, {len(failed)} failed"
+        + (f" ({', '.join(failed)})" if failed else ""),
+        err=True,
+    )
+    return int(ExitCode.BAD_INPUT if failed else ExitCode.OK)
+
+
+@click.command()
+@deploy_options
+@click.pass_context
+def check(
+    ctx: click.Context,
+    target: str,
+    prune: bool,
+    parallel: int,
+    context: str | None,
+    tls_skip_verify: bool,
+    fmt: str,
+    envs: tuple[str, ...],
+    all_: bool,
+) -> int:
+    """Detect drift: exit 1 when what is live differs from what secconf would deliver.
+
+    Exit 0 when every environment matches, 1 on drift (a hand-edited or deleted key),
+    2 when an environment could not be checked. For CI and monitoring.
+    """
+    _, outcomes = _plans(
+        ctx,
+        envs,
+        all_,
+        target,
+        prune=prune,
+        parallel=parallel,
+        context=context,
+        tls_skip_verify=tls_skip_verify,
+        generate=False,
+    )
+    code = _report_plans(outcomes, fmt)
+    drifted = [o.environment for o in outcomes if o.plan is not None and not o.plan.in_sync]
+    click.echo(f"drift in {', '.join(drifted)}" if drifted else "no drift", err=True)
+    if code:
+        return code
+    return int(ExitCode.FINDINGS if drifted else ExitCode.OK)
+
+
+class _Progress:
+    """A rich progress bar on a terminal; nothing otherwise (results are printed after)."""
+
+    def __init__(self, total: int, label: str) -> None:
+        self.total = total
+        self.label = label
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __enter__(self) -> _Progress:
+        if sys.stderr.isatty() and self.total > 1:
+            from rich.progress import Progress
+
+            self.bar = Progress(transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=self.total)
+        return self
+
+    def advance(self, outcome: Outcome) -> None:
+        """One environment is done."""
+        if self.bar is not None:
+            self.bar.advance(self.task)
+        elif self.total > 1:
+            state = "failed" if outcome.error else "done"
+            click.echo(f"{outcome.environment}: {self.label} {state}", err=True)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()

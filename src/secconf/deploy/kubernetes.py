@@ -1,0 +1,354 @@
+"""Delivering to Kubernetes: the Secret and ConfigMap of the render target, updated with
+optimistic concurrency (the resourceVersion that was read).
+
+A PUT carries the resourceVersion the plan read. On 409 Conflict the object is read
+again: if only what secconf does not manage changed (another label, an unmanaged key,
+a controller's annotation), the same writes are retried on the new version, a bounded
+number of times; if a managed key changed, the plan no longer holds and the
+environment stops, overwriting nothing. An immutable object is reported, never deleted.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from secconf.delivery import Prepared
+from secconf.deploy.base import ApplyResult, KeyChange, Plan, diff_keys
+from secconf.errors import DeployError
+from secconf.render.base import RenderInput
+from secconf.render.kubernetes import kubernetes_objects
+from secconf.retry import RetryPolicy, with_retries
+
+CONFLICT_RETRIES = 3
+TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
+REQUEST_TIMEOUT = (5.0, 30.0)
+
+
+@dataclass
+class _Object:
+    """One managed object: intended form, live form (None when absent), planned changes."""
+
+    kind: str
+    intended: dict[str, Any]
+    live: dict[str, Any] | None
+    changes: list[KeyChange]
+    unmanaged: list[str]
+    meta_changed: bool
+
+
+def _decode(kind: str, data: dict[str, str] | None) -> dict[str, str]:
+    if not data:
+        return {}
+    if kind == "ConfigMap":
+        return dict(data)
+    out = {}
+    for key, value in data.items():
+        try:
+            out[key] = base64.b64decode(value).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            out[key] = "\0undecodable:" + value  # never equal to an intended value
+    return out
+
+
+def _encode(kind: str, values: dict[str, str]) -> dict[str, str]:
+    if kind == "ConfigMap":
+        return dict(values)
+    return {k: base64.b64encode(v.encode("utf-8")).decode("ascii") for k, v in values.items()}
+
+
+class KubernetesDeploy:
+    """The `kubernetes` deploy target, through the official client."""
+
+    name = "kubernetes"
+
+    def __init__(
+        self,
+        *,
+        context: str | None = None,
+        policy: RetryPolicy | None = None,
+        on_retry: Any = None,
+    ) -> None:
+        self.context = context
+        self.policy = policy
+        self.on_retry = on_retry
+
+    # -- connection ----------------------------------------------------------------
+
+    def _api(self, context: str | None) -> Any:
+        from kubernetes import client, config
+        from kubernetes.config.config_exception import ConfigException
+
+        configuration = client.Configuration()
+        try:
+            if os.environ.get("KUBERNETES_SERVICE_HOST") and not _kubeconfig_exists():
+                config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+            else:
+                config.load_kube_config(  # type: ignore[no-untyped-call]
+                    context=context, client_configuration=configuration, persist_config=False
+                )
+        except (ConfigException, OSError, TypeError, ValueError) as exc:
+            raise DeployError(
+                f"cannot load the Kubernetes configuration: {str(exc).splitlines()[0][:200]}",
+                hint="set KUBECONFIG, pass --context, or run inside a cluster",
+            ) from None
+        configuration.retries = 0  # secconf retries transient faults itself, with a deadline
+        return client.CoreV1Api(client.ApiClient(configuration))
+
+    def _call(self, what: str, namespace: str, action: Any) -> Any:
+        with _kubernetes_errors(what, namespace):
+            return with_retries(
+                action, transient=_is_transient, policy=self.policy, on_retry=self.on_retry
+            )
+
+    # -- plan ----------------------------------------------------------------------
+
+    def plan(self, prepared: Prepared, *, prune: bool) -> Plan:
+        """Read the live Secret and ConfigMap and compare them with the intended ones."""
+        config = prepared.config
+        settings = config.environment.targets.kubernetes
+        api = self._api(self.context or settings.context)
+        intended = kubernetes_objects(RenderInput(config, None, prepared.checksum_key))
+        managed = set(config.schema.variables)
+        objects = [
+            self._plan_object(api, obj, managed, prepared.fingerprint_key, prune=prune)
+            for obj in intended
+        ]
+        plan = Plan(
+            config.environment.name,
+            self.name,
+            f"namespace {settings.namespace}",
+            [c for o in objects for c in o.changes],
+            [f"{o.kind}/{k}" for o in objects for k in o.unmanaged],
+            prune,
+        )
+        for o in objects:
+            if o.live is None:
+                plan.notes.append(f"create {o.kind} {o.intended['metadata']['name']}")
+            elif o.meta_changed:
+                plan.notes.append(
+                    f"update the labels/annotations of {o.kind} {o.intended['metadata']['name']}"
+                )
+        plan.state = {
+            "api": api,
+            "objects": objects,
+            "key": prepared.fingerprint_key,
+            "managed": managed,
+        }
+        return plan
+
+    def _read(self, api: Any, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        from kubernetes.client.exceptions import ApiException
+
+        reader = api.read_namespaced_secret if kind == "Secret" else api.read_namespaced_config_map
+
+        def read() -> Any:
+            try:
+                return api.api_client.sanitize_for_serialization(
+                    reader(name, namespace, _request_timeout=REQUEST_TIMEOUT)
+                )
+            except ApiException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+
+        result: dict[str, Any] | None = self._call(
+            f"reading {kind} {namespace}/{name}", namespace, read
+        )
+        return result
+
+    def _plan_object(
+        self, api: Any, intended: dict[str, Any], managed: set[str], key: bytes, *, prune: bool
+    ) -> _Object:
+        kind = intended["kind"]
+        meta = intended["metadata"]
+        live = self._read(api, kind, meta["namespace"], meta["name"])
+        desired = _decode(kind, intended.get("data"))
+        current = _decode(kind, (live or {}).get("data"))
+        changes, unmanaged = diff_keys(current, desired, managed, key, prune=prune, where=kind)
+        live_meta = (live or {}).get("metadata") or {}
+        meta_changed = live is not None and any(
+            (live_meta.get(field) or {}).get(k) != v
+            for field in ("labels", "annotations")
+            for k, v in meta[field].items()
+        )
+        return _Object(kind, intended, live, changes, unmanaged, meta_changed)
+
+    # -- apply ---------------------------------------------------------------------
+
+    def apply(self, plan: Plan) -> ApplyResult:
+        """Create or replace each object that the plan changes; nothing when in sync."""
+        if plan.in_sync:
+            return ApplyResult(plan.environment, "unchanged")
+        state = plan.state
+        writes = 0
+        for obj in state["objects"]:
+            pending = [c for c in obj.changes if c.action != "unchanged"]
+            if obj.live is not None and not pending and not obj.meta_changed:
+                continue
+            writes += self._write(state["api"], obj, state, plan.prune)
+        return ApplyResult(plan.environment, "applied", writes)
+
+    def _write(self, api: Any, obj: _Object, state: dict[str, Any], prune: bool) -> int:
+        meta = obj.intended["metadata"]
+        namespace, name = meta["namespace"], meta["name"]
+        for _ in range(CONFLICT_RETRIES + 1):
+            if obj.live is None:
+                self._call(
+                    f"creating {obj.kind} {namespace}/{name}",
+                    namespace,
+                    partial(self._create, api, obj),
+                )
+                return 1
+            if obj.live.get("immutable"):
+                raise DeployError(
+                    f"{obj.kind} {namespace}/{name} is immutable, so its data cannot change",
+                    hint="secconf does not delete it for you: delete it by hand (pods using it "
+                    "must restart) or deliver under another name",
+                )
+            body = self._replacement(obj)
+            try:
+                self._call(
+                    f"updating {obj.kind} {namespace}/{name}",
+                    namespace,
+                    partial(self._replace, api, obj.kind, namespace, name, body),
+                )
+                return 1
+            except _Conflict:
+                fresh = self._plan_object(
+                    api, obj.intended, state["managed"], state["key"], prune=prune
+                )
+                if _signature(fresh.changes) != _signature(obj.changes):
+                    raise DeployError(
+                        f"{obj.kind} {namespace}/{name} changed after it was read; "
+                        "nothing was overwritten",
+                        hint="run `secconf plan` again to see the new state, then apply",
+                    ) from None
+                obj = fresh
+        raise DeployError(
+            f"{obj.kind} {namespace}/{name} kept changing while secconf wrote it "
+            f"({CONFLICT_RETRIES} conflicts)",
+            hint="something else is writing it; find out what, then apply again",
+        )
+
+    def _replacement(self, obj: _Object) -> dict[str, Any]:
+        assert obj.live is not None
+        body = dict(obj.live)
+        meta = dict(body.get("metadata") or {})
+        for field in ("labels", "annotations"):
+            meta[field] = {**(meta.get(field) or {}), **obj.intended["metadata"][field]}
+        body["metadata"] = meta  # keeps resourceVersion: the update is conditional on it
+        current = _decode(obj.kind, body.get("data"))
+        values = {k: v for k, v in current.items() if k in obj.unmanaged}
+        values.update(_decode(obj.kind, obj.intended.get("data")))
+        body["data"] = _encode(obj.kind, values)
+        if obj.kind == "Secret":
+            body["type"] = body.get("type") or "Opaque"
+        return body
+
+    def _create(self, api: Any, obj: _Object) -> Any:
+        namespace = obj.intended["metadata"]["namespace"]
+        creator = (
+            api.create_namespaced_secret
+            if obj.kind == "Secret"
+            else api.create_namespaced_config_map
+        )
+        return creator(
+            namespace, obj.intended, field_manager="secconf", _request_timeout=REQUEST_TIMEOUT
+        )
+
+    def _replace(self, api: Any, kind: str, namespace: str, name: str, body: dict[str, Any]) -> Any:
+        from kubernetes.client.exceptions import ApiException
+
+        replacer = (
+            api.replace_namespaced_secret if kind == "Secret" else api.replace_namespaced_config_map
+        )
+        try:
+            return replacer(
+                name, namespace, body, field_manager="secconf", _request_timeout=REQUEST_TIMEOUT
+            )
+        except ApiException as exc:
+            if exc.status == 409:
+                raise _Conflict from None
+            raise
+
+
+class _Conflict(Exception):
+    """A 409 on a conditional update: the object changed since it was read."""
+
+
+def _signature(changes: list[KeyChange]) -> list[tuple[str, str, str | None, str | None]]:
+    return sorted((c.key, c.action, c.old, c.new) for c in changes)
+
+
+def _kubeconfig_exists() -> bool:
+    if os.environ.get("KUBECONFIG"):
+        return True
+    return os.path.exists(os.path.expanduser("~/.kube/config"))
+
+
+def _is_transient(exc: BaseException) -> bool:
+    import urllib3.exceptions
+    from kubernetes.client.exceptions import ApiException
+
+    if isinstance(exc, ApiException):
+        return exc.status in TRANSIENT_STATUS
+    return isinstance(
+        exc,
+        urllib3.exceptions.ProtocolError
+        | urllib3.exceptions.NewConnectionError
+        | urllib3.exceptions.MaxRetryError
+        | urllib3.exceptions.TimeoutError
+        | ConnectionError,
+    )
+
+
+@contextmanager
+def _kubernetes_errors(what: str, namespace: str) -> Iterator[None]:
+    """Turn client errors into DeployError with what to check; never echo a request body."""
+    import urllib3.exceptions
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        yield
+    except ApiException as exc:
+        raise _api_error(exc, what, namespace) from None
+    except (urllib3.exceptions.HTTPError, ConnectionError):
+        raise DeployError(
+            f"cannot reach the Kubernetes API while {what}",
+            hint="check the kubeconfig's server address and your network",
+        ) from None
+
+
+def _api_error(exc: Any, what: str, namespace: str) -> DeployError:
+    import json
+
+    status = exc.status
+    message = ""
+    with suppress(ValueError, AttributeError):
+        message = str(json.loads(exc.body or "{}").get("message", ""))[:300]
+    if status == 403:
+        return DeployError(
+            f"forbidden while {what}: {message or 'permission denied'}",
+            hint=f"the Kubernetes user needs get, create and update on secrets and "
+            f"configmaps in namespace {namespace} (RBAC)",
+        )
+    if status == 401:
+        return DeployError(
+            f"the Kubernetes API refused the credentials while {what}",
+            hint="log in again or check the kubeconfig user",
+        )
+    if status == 404 and "namespaces" in message:
+        return DeployError(
+            f"namespace {namespace} does not exist ({what})",
+            hint="create it, or fix targets.kubernetes.namespace in the environment file",
+        )
+    if status == 422:
+        return DeployError(f"the Kubernetes API rejected the object while {what}: {message}")
+    return DeployError(f"the Kubernetes API answered {status} while {what}: {message}")

@@ -1,0 +1,145 @@
+"""Delivering to Vault KV v2: one read per environment, one check-and-set write when changed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from secconf.delivery import Prepared
+from secconf.deploy.base import ApplyResult, Plan, diff_keys
+from secconf.errors import DeployError
+from secconf.render.base import delivered_values
+from secconf.retry import RetryPolicy
+from secconf.vaultclient import (
+    VaultConnection,
+    call,
+    is_cas_mismatch,
+    make_client,
+    patch_custom_metadata,
+    vault_connection,
+)
+
+MANAGED_BY = "managed-by"
+SCHEMA_HASH = "schema-hash"
+
+
+class VaultDeploy:
+    """The `vault` deploy target: the environment's KV v2 secret at its mount and path."""
+
+    name = "vault"
+
+    def __init__(
+        self,
+        *,
+        skip_tls_verify: bool = False,
+        policy: RetryPolicy | None = None,
+        on_retry: Any = None,
+    ) -> None:
+        self.skip_tls_verify = skip_tls_verify
+        self.policy = policy
+        self.on_retry = on_retry
+
+    def _call(self, connection: VaultConnection, what: str, action: Any) -> Any:
+        return call(
+            action,
+            what=what,
+            connection=connection,
+            error=DeployError,
+            policy=self.policy,
+            on_retry=self.on_retry,
+        )
+
+    def plan(self, prepared: Prepared, *, prune: bool) -> Plan:
+        """Read the live secret (data and custom metadata in one request) and compare."""
+        config = prepared.config
+        settings = config.environment.targets.vault
+        connection = vault_connection(
+            settings.address, DeployError, skip_verify=self.skip_tls_verify
+        )
+        client = make_client(connection)
+        path = settings.secret_path.format(env=config.environment.name)
+        live, version, custom = self._read(connection, client, settings.mount, path)
+        desired = {variable.name: text for variable, text in delivered_values(config)}
+        changes, unmanaged = diff_keys(
+            live, desired, set(config.schema.variables), prepared.fingerprint_key, prune=prune
+        )
+        plan = Plan(
+            config.environment.name,
+            self.name,
+            f"{connection.address} {settings.mount}/{path}",
+            changes,
+            unmanaged,
+            prune,
+        )
+        marks = {MANAGED_BY: "secconf", SCHEMA_HASH: config.schema.digest()}
+        if any((custom or {}).get(k) != v for k, v in marks.items()):
+            plan.notes.append("mark the secret as managed by secconf (custom metadata)")
+        payload = dict(desired)
+        payload.update({k: live[k] for k in unmanaged})
+        plan.state = {
+            "connection": connection,
+            "client": client,
+            "mount": settings.mount,
+            "path": path,
+            "version": version,
+            "payload": payload,
+            "marks": marks,
+        }
+        return plan
+
+    def _read(
+        self, connection: VaultConnection, client: Any, mount: str, path: str
+    ) -> tuple[dict[str, str], int, dict[str, str] | None]:
+        import hvac.exceptions as hx
+
+        def read() -> Any:
+            try:
+                return client.secrets.kv.v2.read_secret_version(
+                    path=path, mount_point=mount, raise_on_deleted_version=False
+                )
+            except hx.InvalidPath as exc:
+                # A soft-deleted latest version answers 404 with its metadata; CAS must
+                # then name that version.
+                return getattr(exc, "json", None) or None
+
+        response = self._call(connection, f"reading {mount}/{path}", read)
+        if not response or not response.get("data"):
+            return {}, 0, None
+        data = response["data"]
+        meta = data.get("metadata") or {}
+        values = {str(k): str(v) for k, v in (data.get("data") or {}).items()}
+        return values, int(meta.get("version") or 0), meta.get("custom_metadata")
+
+    def apply(self, plan: Plan) -> ApplyResult:
+        """Write the secret with cas = the version the plan read; then the metadata marks."""
+        if plan.in_sync:
+            return ApplyResult(plan.environment, "unchanged")
+        state = plan.state
+        connection, client = state["connection"], state["client"]
+        mount, path = state["mount"], state["path"]
+        writes = 0
+        if plan.pending:
+
+            def write() -> Any:
+                try:
+                    return client.secrets.kv.v2.create_or_update_secret(
+                        path=path, secret=state["payload"], cas=state["version"], mount_point=mount
+                    )
+                except Exception as exc:
+                    if is_cas_mismatch(exc):
+                        raise DeployError(
+                            f"{mount}/{path} changed after it was read (someone wrote version "
+                            f"{state['version'] + 1} or later); nothing was overwritten",
+                            hint="run `secconf plan` again to see the new state, then apply",
+                        ) from None
+                    raise
+
+            self._call(connection, f"writing {mount}/{path}", write)
+            writes += 1
+        if plan.notes:
+            self._call(
+                connection,
+                f"updating the metadata of {mount}/{path}",
+                lambda: patch_custom_metadata(client, mount, path, state["marks"]),
+            )
+            writes += 1
+        return ApplyResult(plan.environment, "applied", writes)
