@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from secconf.environment.loader import Environment
-from secconf.environment.resolve import Config
+from secconf.environment.resolve import Config, StoredValue
 from secconf.errors import FindingsError, RenderError
 from secconf.project import Project
 from secconf.secret import DEFAULT_FINGERPRINT_KEY
@@ -80,3 +80,19 @@ def _require_from_env(config: Config) -> None:
             f"{config.environment.name}: values to read from the environment are not set: {listed}",
             hint="export them (CI injects them) before delivering",
         )
+
+
+def read_stored(
+    project: Project, environment: Environment
+) -> tuple[dict[str, StoredValue] | None, bytes]:
+    """The stored values of an environment and its fingerprint key, without creating
+    anything: (None, the default key) when it uses no store or the store is empty."""
+    from secconf.environment.resolve import generated_names
+    from secconf.store import open_store, stored_values
+
+    if not generated_names(project.schema, environment):
+        return None, DEFAULT_FINGERPRINT_KEY
+    store = open_store(project, environment)
+    if not store.exists():
+        return None, DEFAULT_FINGERPRINT_KEY
+    return stored_values(store), store.fingerprint_key() or DEFAULT_FINGERPRINT_KEY

@@ -19,6 +19,7 @@ from secconf.errors import ExitCode, SecconfError
 
 # name -> (module, attribute, one-line help shown by `secconf --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
+    "init": ("secconf.cli.init", "init", "Start a config repo from the bundled example."),
     "validate": ("secconf.cli.validate", "validate", "Check environments against the schema."),
     "docs": ("secconf.cli.docs", "docs", "Write Markdown documentation of the schema."),
     "schema": ("secconf.cli.schema", "schema", "Show the schema or export it as JSON Schema."),
@@ -30,6 +31,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "plan": ("secconf.cli.deploy", "plan", "Show what apply would change in Vault or Kubernetes."),
     "apply": ("secconf.cli.deploy", "apply", "Deliver environments to Vault or Kubernetes."),
     "check": ("secconf.cli.deploy", "check", "Detect drift between live and intended (exit 1)."),
+    "audit": (
+        "secconf.cli.audit",
+        "audit",
+        "Inventory of sensitive variables, never their values.",
+    ),
+    "diff": ("secconf.cli.diff", "diff", "Compare two environments, secrets by fingerprint."),
     "keys": ("secconf.cli.keys", "keys", "Generate keys once; status, rotate, roll back."),
     "store": ("secconf.cli.store", "store", "Create or replace the file store's master key."),
 }

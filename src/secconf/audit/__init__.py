@@ -1,0 +1,168 @@
+"""The auditors' inventory: every sensitive variable, where it comes from and where it
+goes, identified by fingerprint, never by value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from secconf.environment.resolve import Config, Resolved
+from secconf.secret import DEFAULT_FINGERPRINT_KEY, fingerprint
+
+
+@dataclass(frozen=True)
+class SensitiveItem:
+    """One sensitive variable of one environment, as the inventory lists it."""
+
+    environment: str
+    name: str
+    section: str
+    description: str
+    is_set: bool
+    provenance: dict[str, Any]
+    destinations: list[dict[str, str]]
+    fingerprint: str | None
+    age_days: int | None
+    rotate_after_days: int | None
+    missing: bool = False
+
+    @property
+    def plaintext(self) -> bool:
+        """Written as a literal in an environment file (a finding in itself)."""
+        return bool(self.provenance["kind"] == "literal")
+
+    @property
+    def overdue(self) -> bool:
+        """Older than the rotation age the schema declares for it."""
+        return (
+            self.age_days is not None
+            and self.rotate_after_days is not None
+            and self.age_days > self.rotate_after_days
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stable JSON form (documented in the README)."""
+        return {
+            "name": self.name,
+            "section": self.section,
+            "description": self.description,
+            "set": self.is_set,
+            "provenance": self.provenance,
+            "destinations": self.destinations,
+            "fingerprint": self.fingerprint,
+            "age_days": self.age_days,
+            "rotate_after_days": self.rotate_after_days,
+            "missing": self.missing,
+            "plaintext": self.plaintext,
+            "overdue": self.overdue,
+        }
+
+
+@dataclass
+class Inventory:
+    """Sensitive variables per environment, and the counts an auditor asks for first."""
+
+    environments: dict[str, list[SensitiveItem]] = field(default_factory=dict)
+
+    def items(self) -> list[SensitiveItem]:
+        """Every item, environment by environment."""
+        return [item for items in self.environments.values() for item in items]
+
+    def summary(self) -> dict[str, int]:
+        """sensitive, missing (not set), plaintext and overdue counts."""
+        items = self.items()
+        return {
+            "sensitive": len(items),
+            "missing": sum(i.missing for i in items),
+            "plaintext": sum(i.plaintext for i in items),
+            "overdue": sum(i.overdue for i in items),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """`{"environments": [{"name", "variables": [...]}], "summary": {...}}`."""
+        return {
+            "environments": [
+                {"name": name, "variables": [i.to_dict() for i in items]}
+                for name, items in self.environments.items()
+            ],
+            "summary": self.summary(),
+        }
+
+
+def _provenance(resolved: Resolved) -> dict[str, Any]:
+    p = resolved.provenance
+    out: dict[str, Any] = {"kind": p.kind}
+    if p.at is not None and p.kind in ("literal", "from_env", "generated"):
+        out["file"] = p.at.file
+        out["line"] = p.at.line
+    if p.kind == "from_env":
+        out["env_var"] = p.env_var
+    if p.kind == "generated":
+        out.update(backend=p.backend, version=p.version, created_at=p.created_at)
+    return out
+
+
+def _destinations(config: Config, name: str) -> list[dict[str, str]]:
+    env = config.environment
+    targets = env.targets
+    k8s = targets.kubernetes
+    names = {"app": k8s.app_name, "env": env.name}
+    return [
+        {"target": "dotenv", "path": targets.dotenv.path.format(env=env.name), "key": name},
+        {
+            "target": "kubernetes",
+            "namespace": k8s.namespace,
+            "secret": k8s.secret_name.format(**names),
+            "key": name,
+        },
+        {
+            "target": "vault",
+            "mount": targets.vault.mount,
+            "path": targets.vault.secret_path.format(env=env.name),
+            "key": name,
+        },
+    ]
+
+
+def _age_days(created_at: str | None, now: datetime) -> int | None:
+    if not created_at:
+        return None
+    try:
+        created = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return max(0, (now - created).days)
+
+
+def sensitive_items(
+    config: Config, fingerprint_key: bytes = DEFAULT_FINGERPRINT_KEY, now: datetime | None = None
+) -> list[SensitiveItem]:
+    """The inventory rows of one resolved environment."""
+    moment = now or datetime.now(UTC)
+    items = []
+    for name, resolved in config.values.items():
+        variable = resolved.variable
+        if not variable.sensitive:
+            continue
+        text = config.text(name)
+        is_set = bool(text)
+        kind = resolved.provenance.kind
+        # Missing: a value is expected and none is there (not an empty documented default).
+        missing = not is_set and (kind in ("generated", "from_env") or variable.auto_generated)
+        items.append(
+            SensitiveItem(
+                environment=config.environment.name,
+                name=name,
+                section=variable.section,
+                description=variable.description,
+                is_set=is_set,
+                provenance=_provenance(resolved),
+                destinations=_destinations(config, name),
+                fingerprint=fingerprint(text, fingerprint_key) if is_set and text else None,
+                age_days=_age_days(resolved.provenance.created_at, moment),
+                rotate_after_days=variable.rotate_after_days,
+                missing=missing,
+            )
+        )
+    return items

@@ -1,0 +1,156 @@
+"""`secconf audit`: the inventory of sensitive variables, for auditors. Never a value."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import click
+
+from secconf.audit import Inventory, SensitiveItem
+from secconf.cli.common import environment_options, open_project, selected
+from secconf.errors import ExitCode
+
+COLUMNS = (
+    "environment",
+    "name",
+    "section",
+    "set",
+    "provenance",
+    "fingerprint",
+    "age_days",
+    "destinations",
+)
+
+
+def _provenance_text(item: SensitiveItem) -> str:
+    p = item.provenance
+    kind = p["kind"]
+    if kind == "literal":
+        return f"PLAINTEXT literal at {p['file']}:{p['line']}"
+    if kind == "from_env":
+        return f"from_env {p['env_var']}"
+    if kind == "generated":
+        if p.get("version") is None:
+            return "generated (not yet stored)"
+        return f"generated ({p['backend']} v{p['version']}, {p['created_at']})"
+    return "schema default"
+
+
+def _destinations_text(item: SensitiveItem) -> str:
+    out = []
+    for d in item.destinations:
+        if d["target"] == "dotenv":
+            out.append(f"dotenv {d['path']}")
+        elif d["target"] == "kubernetes":
+            out.append(f"k8s {d['namespace']}/{d['secret']}:{d['key']}")
+        else:
+            out.append(f"vault {d['mount']}/{d['path']}:{d['key']}")
+    return "; ".join(out)
+
+
+def _row(item: SensitiveItem) -> list[str]:
+    age = "" if item.age_days is None else str(item.age_days)
+    if item.overdue:
+        age += f" (> {item.rotate_after_days}: rotate)"
+    return [
+        item.environment,
+        item.name,
+        item.section,
+        "yes" if item.is_set else ("MISSING" if item.missing else "no"),
+        _provenance_text(item),
+        item.fingerprint or "",
+        age,
+        _destinations_text(item),
+    ]
+
+
+def _summary_line(inventory: Inventory) -> str:
+    s = inventory.summary()
+    return (
+        f"{s['sensitive']} sensitive values: {s['missing']} missing, "
+        f"{s['plaintext']} in plaintext, {s['overdue']} past their rotation age"
+    )
+
+
+def _table(inventory: Inventory) -> str:
+    rows = [list(COLUMNS)] + [_row(i) for i in inventory.items()]
+    widths = [max(len(r[c]) for r in rows) for c in range(len(COLUMNS) - 1)]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1]
+        for r in rows
+    ]
+    return "\n".join([*lines, "", _summary_line(inventory)]) + "\n"
+
+
+def _csv(inventory: Inventory) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(_row(i) for i in inventory.items())
+    return buffer.getvalue()
+
+
+def _markdown(inventory: Inventory) -> str:
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    lines = [
+        "# Sensitive configuration inventory",
+        "",
+        "| " + " | ".join(COLUMNS) + " |",
+        "|" + "---|" * len(COLUMNS),
+    ]
+    lines += ["| " + " | ".join(cell(c) for c in _row(i)) + " |" for i in inventory.items()]
+    return "\n".join([*lines, "", _summary_line(inventory), ""])
+
+
+def _json(inventory: Inventory) -> str:
+    return json.dumps(inventory.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+FORMATS = {"table": _table, "csv": _csv, "markdown": _markdown, "json": _json}
+
+
+@click.command()
+@environment_options
+@click.option(
+    "--format", "fmt", type=click.Choice(list(FORMATS)), default="table", show_default=True
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit 1 when a sensitive value is missing, in plaintext, or past its rotation age.",
+)
+@click.option(
+    "--offline", is_flag=True, help="Do not read the secret stores (generated keys show as unread)."
+)
+@click.pass_context
+def audit(
+    ctx: click.Context, envs: tuple[str, ...], all_: bool, fmt: str, strict: bool, offline: bool
+) -> int:
+    """List every sensitive variable per environment, without showing any value.
+
+    For each: section and description; whether it is set; its provenance (generated,
+    with backend, version and creation date; from_env NAME; a plaintext literal at
+    file:line; or the schema default); where it is delivered (.env path, Kubernetes
+    Secret, Vault path); its fingerprint; and the age of generated keys. Nothing is
+    generated or written.
+    """
+    from secconf.audit import sensitive_items
+    from secconf.delivery import read_stored
+    from secconf.secret import DEFAULT_FINGERPRINT_KEY
+
+    project = open_project(ctx)
+    inventory = Inventory()
+    for environment in selected(project, envs, all_):
+        stored, key = (
+            (None, DEFAULT_FINGERPRINT_KEY) if offline else read_stored(project, environment)
+        )
+        config = project.resolve(environment, stored=stored)
+        inventory.environments[environment.name] = sensitive_items(config, key)
+    click.echo(FORMATS[fmt](inventory), nl=False)
+    summary = inventory.summary()
+    failing = summary["missing"] + summary["plaintext"] + summary["overdue"]
+    return int(ExitCode.FINDINGS if strict and failing else ExitCode.OK)

@@ -1,0 +1,70 @@
+"""`secconf diff ENV_A ENV_B`: what differs between two environments."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from secconf.cli.common import open_project
+from secconf.errors import ExitCode
+
+
+@click.command()
+@click.argument("left", metavar="ENV_A")
+@click.argument("right", metavar="ENV_B")
+@click.option("--all-variables", is_flag=True, help="Also list the variables that are the same.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option(
+    "--exit-code", is_flag=True, help="Exit 1 when the environments differ (like git diff)."
+)
+@click.option("--offline", is_flag=True, help="Do not read the secret stores.")
+@click.pass_context
+def diff(
+    ctx: click.Context,
+    left: str,
+    right: str,
+    all_variables: bool,
+    fmt: str,
+    exit_code: bool,
+    offline: bool,
+) -> int:
+    """Which variables differ between two environments, e.g. to review a promotion
+    from staging to production. Sensitive values show as fingerprints (made with one
+    key for both sides, so equal values show equal fingerprints)."""
+    from secconf.audit.diff import compare
+    from secconf.delivery import read_stored
+    from secconf.secret import DEFAULT_FINGERPRINT_KEY
+
+    project = open_project(ctx)
+    configs = []
+    key = DEFAULT_FINGERPRINT_KEY
+    for i, name in enumerate((left, right)):
+        environment = project.environments.get(name)
+        stored, env_key = (
+            (None, DEFAULT_FINGERPRINT_KEY) if offline else read_stored(project, environment)
+        )
+        if i == 0:
+            key = env_key
+        configs.append(project.resolve(environment, stored=stored))
+    rows = compare(configs[0], configs[1], key)
+    differing = [r for r in rows if not r.same]
+    shown = rows if all_variables else differing
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                {"left": left, "right": right, "variables": [r.to_dict() for r in shown]}, indent=2
+            )
+        )
+    else:
+        width = max([len(r.name) for r in shown] + [8])
+        click.echo(f"{'variable':<{width}}  {left}  ->  {right}")
+        for r in shown:
+            mark = "=" if r.same else "~"
+            sides = [("(unset)" if v is None else v) for v in (r.left, r.right)]
+            tag = " (fingerprints)" if r.sensitive else ""
+            click.echo(f"{mark} {r.name:<{width}}  {sides[0]}  ->  {sides[1]}{tag}")
+        click.echo(f"{len(differing)} of {len(rows)} variables differ", err=True)
+    return int(ExitCode.FINDINGS if exit_code and differing else ExitCode.OK)
