@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from tests.support.repo import make_repo, run, write_env
 
 CI = {
