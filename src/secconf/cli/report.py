@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from secconf import __version__
 from secconf.validate.context import RULES
@@ -14,8 +14,7 @@ from secconf.validate.findings import Finding
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
-@dataclass(frozen=True)
-class EnvironmentReport:
+class EnvironmentReport(NamedTuple):
     """The findings of one environment."""
 
     name: str

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -29,8 +30,7 @@ _REFERENCE_KINDS = ("from_env", "generate")
 _FORMAT_HINT = "see the environment file format in the README"
 
 
-@dataclass(frozen=True)
-class Environment:
+class Environment(NamedTuple):
     """One environment with its `extends` chain applied."""
 
     name: str
@@ -42,11 +42,10 @@ class Environment:
     values: dict[str, ValueSource]
     store: StoreSettings
     targets: Targets
-    lines: dict[str, Location] = field(default_factory=dict)  # settings keys -> where written
+    lines: Mapping[str, Location] = MappingProxyType({})  # settings keys -> where written
 
 
-@dataclass(frozen=True)
-class _Parsed:
+class _Parsed(NamedTuple):
     name: str
     doc: Document
     spec: EnvironmentFile

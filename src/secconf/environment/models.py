@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -98,8 +97,7 @@ class EnvironmentFile(_Settings):
     targets: dict[str, object] = {}
 
 
-@dataclass(frozen=True)
-class Location:
+class Location(NamedTuple):
     """Where something was written: a file and a 1-based line."""
 
     file: str
@@ -109,31 +107,27 @@ class Location:
         return f"{self.file}:{self.line}" if self.line else self.file
 
 
-@dataclass(frozen=True)
-class LiteralValue:
+class LiteralValue(NamedTuple):
     """A value written in the environment file, as the text the application will read."""
 
     text: str
     at: Location
 
 
-@dataclass(frozen=True)
-class FromEnv:
+class FromEnv(NamedTuple):
     """`from_env: NAME`: the value is read from the process environment at run time (CI)."""
 
     env_var: str
     at: Location
 
 
-@dataclass(frozen=True)
-class Generate:
+class Generate(NamedTuple):
     """`generate: true`: secconf generates the value once and keeps it in its store."""
 
     at: Location
 
 
-@dataclass(frozen=True)
-class UseDefault:
+class UseDefault(NamedTuple):
     """`NAME: null`: explicitly back to the schema default (undoes an inherited value)."""
 
     at: Location

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from secconf.environment.loader import Environment
 from secconf.environment.models import FromEnv, Generate, LiteralValue, Location, UseDefault
@@ -21,8 +21,7 @@ from secconf.secret import Secret
 ProvenanceKind = Literal["default", "literal", "from_env", "generated"]
 
 
-@dataclass(frozen=True)
-class StoredValue:
+class StoredValue(NamedTuple):
     """A generated value as the secret store keeps it (masked until delivered)."""
 
     value: Secret
@@ -31,8 +30,7 @@ class StoredValue:
     backend: str
 
 
-@dataclass(frozen=True)
-class Provenance:
+class Provenance(NamedTuple):
     """Where a resolved value came from."""
 
     kind: ProvenanceKind
@@ -55,8 +53,7 @@ class Provenance:
         return "schema default"
 
 
-@dataclass(frozen=True)
-class Resolved:
+class Resolved(NamedTuple):
     """A variable, the text the application will read (None: unset), and its provenance."""
 
     variable: Variable
@@ -69,8 +66,7 @@ class Resolved:
         return self.value is not None
 
 
-@dataclass(frozen=True)
-class UnknownName:
+class UnknownName(NamedTuple):
     """A name in an environment file that the schema does not define."""
 
     name: str

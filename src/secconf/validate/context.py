@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from secconf.environment.models import Location
 from secconf.environment.resolve import Config, Resolved
@@ -10,8 +11,7 @@ from secconf.schema.values import parse_value
 from secconf.validate.findings import Finding, Severity
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     """A rule's stable code, short name and one-line summary (for SARIF and --list-rules)."""
 
     code: str

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Severity = Literal["error", "warning", "info"]
 SEVERITY_ORDER: dict[str, int] = {"error": 0, "warning": 1, "info": 2}
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     """One finding. `code` is stable across releases; `message` never holds a secret value."""
 
     code: str
@@ -24,7 +22,7 @@ class Finding:
 
     def to_dict(self) -> dict[str, object]:
         """The JSON form: exactly the fields above."""
-        return asdict(self)
+        return dict(self._asdict())
 
 
 def sort_key(finding: Finding) -> tuple[str, int, int, str, str]:
