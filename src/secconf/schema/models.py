@@ -101,22 +101,18 @@ class Section(_Strict):
     variables: tuple[Variable, ...]
 
 
-class Schema(BaseModel):
-    """All sections, in order; variables are looked up by name."""
+class Schema:
+    """All sections, in order; variables are looked up by name.
 
-    model_config = ConfigDict(frozen=True)
+    A plain class, not a model: it is assembled from sections pydantic has already
+    validated, so a model would validate nothing more, and cost start-up time to build.
+    """
 
-    sections: tuple[Section, ...]
-    files: tuple[str, ...] = ()
-
-    @property
-    def variables(self) -> dict[str, Variable]:
-        """Every variable by name, in schema order."""
-        cached: dict[str, Variable] | None = self.__dict__.get("_by_name")
-        if cached is None:
-            cached = {v.name: v for s in self.sections for v in s.variables}
-            self.__dict__["_by_name"] = cached
-        return cached
+    def __init__(self, sections: tuple[Section, ...], files: tuple[str, ...] = ()) -> None:
+        self.sections = sections
+        self.files = files
+        # Every variable by name, in schema order.
+        self.variables: dict[str, Variable] = {v.name: v for s in sections for v in s.variables}
 
     def groups(self) -> dict[str, tuple[Variable, ...]]:
         """Generated variables by generation group, in schema order."""
