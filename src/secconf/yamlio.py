@@ -94,10 +94,11 @@ def load_document(path: Path, *, display: str | None = None) -> Document:
     return parse_document(text, name)
 
 
-def parse_document(text: str, name: str) -> Document:
-    """Parse YAML text (already read) into a Document; `name` is used in errors."""
+def _compose(text: str, name: str, *, many: bool) -> Any:
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        if many:
+            return list(yaml.compose_all(text, Loader=_Loader))
+        return yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else None
@@ -106,7 +107,22 @@ def parse_document(text: str, name: str) -> Document:
             f"malformed YAML: {problem}", file=name, line=line, hint="fix the YAML syntax"
         ) from None
     except yaml.YAMLError as exc:
-        raise InputError(f"malformed YAML: {exc}", file=name) from None
+        raise InputError(f"malformed YAML: {type(exc).__name__}", file=name) from None
+
+
+def parse_documents(text: str, name: str) -> list[Any]:
+    """Every document of a YAML stream as plain data, as strictly as parse_document
+    reads one (duplicate keys and aliases refused)."""
+    out = []
+    for node in _compose(text, name, many=True):
+        doc = Document(name, {})
+        out.append(_Converter(doc).value(node, (), node.start_mark.line + 1))
+    return out
+
+
+def parse_document(text: str, name: str) -> Document:
+    """Parse YAML text (already read) into a Document; `name` is used in errors."""
+    node = _compose(text, name, many=False)
     if node is None:
         return Document(name, {})
     if not isinstance(node, yaml.MappingNode):

@@ -77,7 +77,7 @@ def render(
             config = project.resolve(environment, stored={}, environ={})
             data = RenderInput(config, templates, b"")
         else:
-            prepared = prepare(project, environment, notify=notice)
+            prepared = prepare(project, environment, notify=notice, checksum=target == "kubernetes")
             data = RenderInput(prepared.config, templates, prepared.checksum_key)
         artifacts.append(TARGETS[target](data))
     for artifact in artifacts:
@@ -92,9 +92,9 @@ def _write(root: Path, artifact: Artifact, out: Path | None) -> None:
         click.echo(artifact.content.decode("utf-8"), nl=False)
         return
     path = out if out is not None else root / artifact.path
-    changed = write_atomic(path, artifact.content, mode=0o600)
+    changed = write_atomic(path, artifact.content, mode=artifact.mode)
     shown = artifact.path if out is None else str(out)
     state = "wrote" if changed else "unchanged"
     click.echo(f"{artifact.environment}: {state} {shown} ({artifact.target})", err=True)
     if artifact.note:
-        click.echo(f"  next: {artifact.note}", err=True)
+        click.echo(f"  next: {artifact.note.format(path=shown)}", err=True)

@@ -42,7 +42,8 @@ class Artifact:
     environment: str
     content: bytes
     path: str  # relative to the config repo, from the environment's target settings
-    note: str | None = None  # a next step to tell the user (e.g. the `vault kv put` line)
+    note: str | None = None  # a next step for the user; `{path}` is where it was written
+    mode: int = 0o600  # every artifact may hold secrets, but .env.example
 
 
 def delivered_values(config: Config) -> list[tuple[Variable, str]]:

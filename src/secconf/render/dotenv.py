@@ -72,29 +72,46 @@ def render_dotenv_example(data: RenderInput) -> Artifact:
     text = data.render("dotenv-example.j2", context)
     check_dotenv(text, expected, "dotenv-example.j2")
     path = config.environment.targets.dotenv_example.path
-    return Artifact("dotenv-example", config.environment.name, text.encode("utf-8"), path)
+    # No value in it is secret: it is meant to be committed and read by everyone.
+    return Artifact(
+        "dotenv-example", config.environment.name, text.encode("utf-8"), path, mode=0o644
+    )
 
 
 def check_dotenv(text: str, expected: dict[str, str], template: str) -> None:
-    """Parse the output back with python-dotenv: exactly the intended names and values."""
-    from dotenv import dotenv_values
+    """Parse the output back with python-dotenv: exactly the intended names and values,
+    one line each. Messages name only expected variables, never what a value became."""
+    from dotenv.parser import parse_stream
 
+    where = f"templates/{template}"
     if "\r" in text or text.startswith("\ufeff"):
-        raise RenderError("the .env output has a CR or a BOM", file=f"templates/{template}")
-    parsed = dotenv_values(stream=io.StringIO(text), interpolate=True)
-    if set(parsed) != set(expected):
-        extra = sorted(set(parsed) - set(expected))
-        missing = sorted(set(expected) - set(parsed))
+        raise RenderError("the .env output has a CR or a BOM", file=where)
+    bindings = [b for b in parse_stream(io.StringIO(text)) if b.key is not None or b.error]
+    if any(b.error for b in bindings):
+        raise RenderError("the rendered .env has a line python-dotenv cannot parse", file=where)
+    keys = [b.key for b in bindings if b.key is not None]
+    unexpected = [k for k in keys if k not in expected]
+    missing = sorted(set(expected) - set(keys))
+    repeated = sorted({k for k in keys if k in expected and keys.count(k) > 1})
+    if unexpected or missing or repeated:
         raise RenderError(
-            f"the rendered .env does not hold exactly the intended variables "
-            f"(unexpected: {', '.join(extra) or 'none'}; missing: {', '.join(missing) or 'none'})",
-            file=f"templates/{template}",
+            "the rendered .env does not hold each intended variable exactly once "
+            f"({len(unexpected)} unexpected; missing: {', '.join(missing) or 'none'}; "
+            f"repeated: {', '.join(repeated) or 'none'})",
+            file=where,
             hint="write each `item.line` as it is, once",
         )
-    wrong = sorted(name for name, value in expected.items() if parsed[name] != value)
+    _check_values(text, expected, where)
+
+
+def _check_values(text: str, expected: dict[str, str], where: str) -> None:
+    from dotenv import dotenv_values
+
+    parsed = dotenv_values(stream=io.StringIO(text), interpolate=True)
+    wrong = sorted(name for name, value in expected.items() if parsed.get(name) != value)
     if wrong:
         raise RenderError(
             f"the rendered .env reads back different values for {', '.join(wrong)}",
-            file=f"templates/{template}",
+            file=where,
             hint="write each `item.line` as it is, on a line of its own",
         )

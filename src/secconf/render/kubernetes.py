@@ -87,9 +87,8 @@ _ALLOWED_FIELDS = {
 
 def check_manifests(text: str, intended: list[dict[str, Any]]) -> None:
     """The output holds exactly the intended objects: same documents, kinds, names, data."""
-    import yaml
-
-    from secconf.yamlio import safe_load_all
+    from secconf.errors import InputError
+    from secconf.yamlio import parse_documents
 
     def fail(what: str) -> RenderError:
         return RenderError(
@@ -99,9 +98,10 @@ def check_manifests(text: str, intended: list[dict[str, Any]]) -> None:
         )
 
     try:
-        documents = [d for d in safe_load_all(text) if d is not None]
-    except yaml.YAMLError:
-        raise fail("are not valid YAML") from None
+        # The strict reader: a duplicated key (which kubectl refuses) is an error here too.
+        documents = [d for d in parse_documents(text, f"templates/{_TEMPLATE}") if d is not None]
+    except InputError as exc:
+        raise fail(f"are not valid YAML for kubectl ({exc.message})") from None
     if len(documents) != len(intended):
         raise fail(f"have {len(documents)} documents instead of {len(intended)}")
     for got, want in zip(documents, intended, strict=True):
@@ -109,7 +109,7 @@ def check_manifests(text: str, intended: list[dict[str, Any]]) -> None:
             raise fail(f"do not have a {want['kind']} where expected")
         extra = set(got) - _ALLOWED_FIELDS[want["kind"]]
         if extra:
-            raise fail(f"have unexpected fields in the {want['kind']}: {', '.join(sorted(extra))}")
+            raise fail(f"have {len(extra)} unexpected top-level field(s) in the {want['kind']}")
         meta, want_meta = got.get("metadata") or {}, want["metadata"]
         if (meta.get("name"), meta.get("namespace")) != (want_meta["name"], want_meta["namespace"]):
             raise fail(f"name the {want['kind']} differently from the environment's settings")

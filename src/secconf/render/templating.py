@@ -19,17 +19,17 @@ BUNDLED_TEMPLATES = Path(__file__).resolve().parent.parent / "bundled" / "templa
 
 
 def _yaml_value(value: Any) -> str:
-    """One YAML scalar on one line: plain when YAML reads it back as the same string,
-    else double-quoted with every control character and line break escaped."""
+    """One YAML scalar on one line: plain when YAML reads it back as the same value,
+    else double-quoted with every line break and non-printable character escaped."""
     import yaml
 
-    text: str = yaml.safe_dump(value, default_flow_style=True, width=1 << 16, allow_unicode=True)
-    text = text.removesuffix("...\n").strip()
+    width = float("inf")
+    text: str = yaml.safe_dump(value, default_flow_style=True, width=width, allow_unicode=True)
+    text = text.removesuffix("\n...\n").removesuffix("\n")
     if not isinstance(value, str) or ("\n" not in text and text[:1] not in "'\""):
         return text
-    # A JSON string is a valid YAML double-quoted scalar that cannot spill onto
-    # another line.
-    return json.dumps(value, ensure_ascii=False)
+    quoted: str = yaml.safe_dump(value, default_style='"', width=width, allow_unicode=True)
+    return quoted.removesuffix("\n")
 
 
 def _yaml_items(mapping: dict[str, Any], indent: int) -> str:
@@ -83,7 +83,13 @@ class Templates:
         try:
             template = self.env.get_template(name)
             return template.render(context)
-        except TemplateNotFound:
+        except TemplateNotFound as exc:
+            if exc.name != name:
+                raise RenderError(
+                    f"the template includes {exc.name}, which is not found",
+                    file=f"templates/{name}",
+                    line=_template_line(name),
+                ) from None
             raise RenderError(
                 f"template {name} not found",
                 hint="restore it in templates/ (secconf init writes the bundled ones)",
@@ -107,8 +113,9 @@ class Templates:
                 file=f"templates/{name}",
                 line=_template_line(name),
             ) from None
-        except (TemplateError, TypeError, ValueError, AttributeError, KeyError) as exc:
-            # A template is user input: its faults are the user's to fix, not a bug.
+        except (TemplateError, Exception) as exc:
+            # A template is user input: whatever it raises (a division by zero, a range
+            # the sandbox finds too large, endless recursion) is the user's to fix.
             raise RenderError(
                 f"the template failed: {type(exc).__name__}",
                 file=f"templates/{name}",

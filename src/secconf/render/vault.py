@@ -34,5 +34,5 @@ def render_vault(data: RenderInput) -> Artifact:
     settings = config.environment.targets.vault
     secret_path = settings.secret_path.format(env=config.environment.name)
     path = target_path(settings.path, config)
-    note = f"vault kv put -mount={settings.mount} {secret_path} @{path}"
+    note = f"vault kv put -mount={settings.mount} {secret_path} @{{path}}"
     return Artifact("vault", config.environment.name, text.encode("utf-8"), path, note)
