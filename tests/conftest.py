@@ -62,3 +62,38 @@ def unique() -> str:
     import uuid
 
     return "t" + uuid.uuid4().hex[:10]
+
+
+@pytest.fixture(scope="session")
+def kube_backend(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A Kubernetes API for the session: the loopback server, or a real cluster when
+    SECCONF_TEST_KUBECONFIG names a kubeconfig (then tests that inject faults skip).
+
+    Either has a `kubeconfig` path; tests create their own namespaces (`add_namespace`).
+    """
+    import os
+
+    from tests.support.k8s_server import KubeServer
+    from tests.support.kubes import RealCluster
+
+    kubeconfig = os.environ.get("SECCONF_TEST_KUBECONFIG")
+    if kubeconfig:
+        cluster = RealCluster(kubeconfig)
+        yield cluster
+        cluster.close()
+        return
+    with KubeServer(namespaces=["default"]) as server:
+        server.kubeconfig = server.write_kubeconfig(  # type: ignore[attr-defined]
+            tmp_path_factory.mktemp("kube") / "config"
+        )
+        yield server
+        assert not server.server_errors, server.server_errors
+
+
+@pytest.fixture
+def kube(kube_backend, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """The session's Kubernetes API with KUBECONFIG pointing at it and a fresh request log."""
+    monkeypatch.setenv("KUBECONFIG", str(kube_backend.kubeconfig))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    kube_backend.reset_requests()
+    return kube_backend

@@ -95,6 +95,8 @@ def is_transient(exc: BaseException) -> bool:
     import hvac.exceptions as hx
     import requests
 
+    if isinstance(exc, requests.exceptions.SSLError):
+        return False  # a certificate does not fix itself: say so at once
     if isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.Timeout):
         return True
     if isinstance(exc, hx.VaultDown):

@@ -265,7 +265,7 @@ def test_rekey_resumes_after_an_interruption(repo: Path) -> None:
 
     values = read_values(repo)
     project = Project.open(repo)
-    pending = create_key_file(repo / ".secconf" / "master.key.new")
+    pending, _ = create_key_file(repo / ".secconf" / "master.key.new")
     # The crash happened after "dev" was re-keyed, before the key file was replaced.
     _file_store(project, project.environments.get("dev"), _old_key(repo)).rekey(pending)
     assert "wrong master key?" in status(repo)[1]

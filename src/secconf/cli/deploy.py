@@ -71,7 +71,13 @@ def _target(name: str, context: str | None, tls_skip_verify: bool) -> Any:
         notice(f"transient failure ({status}); retry {attempt} in {delay:.1f} s")
 
     if tls_skip_verify:
+        import warnings
+
+        import urllib3
+
         notice("warning: TLS certificates of Vault are NOT verified (--tls-skip-verify)")
+        # Said once above; urllib3 would repeat it for every request.
+        warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
     if name == "vault":
         return make_target(name, skip_tls_verify=tls_skip_verify, on_retry=on_retry)
     return make_target(name, context=context, on_retry=on_retry)
@@ -136,6 +142,9 @@ def _print_error(outcome: Outcome) -> None:
     assert outcome.error is not None
     error = outcome.error
     click.echo(f"{outcome.environment}: failed: {error.location()}{error.message}", err=True)
+    for finding in getattr(error, "findings", []):
+        where = f"{finding.file}:{finding.line}" if finding.line else finding.file
+        click.echo(f"  {where}: {finding.severity} {finding.code} {finding.message}", err=True)
     if error.hint:
         click.echo(f"  hint: {error.hint}", err=True)
 
@@ -293,7 +302,14 @@ def check(
     )
     code = _report_plans(outcomes, fmt)
     drifted = [o.environment for o in outcomes if o.plan is not None and not o.plan.in_sync]
-    click.echo(f"drift in {', '.join(drifted)}" if drifted else "no drift", err=True)
+    failed = [o.environment for o in outcomes if o.error is not None]
+    parts = [f"drift in {', '.join(drifted)}"] if drifted else []
+    if failed:
+        parts.append(f"could not check {', '.join(failed)}")
+    in_sync = len(outcomes) - len(drifted) - len(failed)
+    if in_sync:
+        parts.append(f"{in_sync} environment(s) match" if parts else "no drift")
+    click.echo("; ".join(parts), err=True)
     if code:
         return code
     return int(ExitCode.FINDINGS if drifted else ExitCode.OK)

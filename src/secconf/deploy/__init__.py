@@ -61,7 +61,13 @@ def plan_environments(
 
     def one(environment: Environment) -> Outcome:
         try:
-            prepared = prepare(project, environment, notify=notify, generate=generate)
+            prepared = prepare(
+                project,
+                environment,
+                notify=notify,
+                generate=generate,
+                checksum=target.needs_checksum_key,
+            )
             outcome = Outcome(environment.name, plan=target.plan(prepared, prune=prune))
         except SecconfError as exc:
             outcome = Outcome(environment.name, error=exc)

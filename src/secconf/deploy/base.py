@@ -121,6 +121,7 @@ class DeployTarget(Protocol):
     """A live system secconf delivers to (Vault KV v2, Kubernetes)."""
 
     name: str
+    needs_checksum_key: bool  # whether prepare() must provide the checksum key
 
     def plan(self, prepared: Any, *, prune: bool) -> Plan:
         """Read what is live and compare it with what secconf would deliver."""

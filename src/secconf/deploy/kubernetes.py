@@ -67,6 +67,7 @@ class KubernetesDeploy:
     """The `kubernetes` deploy target, through the official client."""
 
     name = "kubernetes"
+    needs_checksum_key = True  # the checksum annotation is keyed by the store's key
 
     def __init__(
         self,
@@ -90,8 +91,12 @@ class KubernetesDeploy:
             if os.environ.get("KUBERNETES_SERVICE_HOST") and not _kubeconfig_exists():
                 config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
             else:
+                # Read KUBECONFIG now: the client reads it once, when first imported.
                 config.load_kube_config(  # type: ignore[no-untyped-call]
-                    context=context, client_configuration=configuration, persist_config=False
+                    config_file=_kubeconfig_path(),
+                    context=context,
+                    client_configuration=configuration,
+                    persist_config=False,
                 )
         except (ConfigException, OSError, TypeError, ValueError) as exc:
             raise DeployError(
@@ -111,6 +116,8 @@ class KubernetesDeploy:
 
     def plan(self, prepared: Prepared, *, prune: bool) -> Plan:
         """Read the live Secret and ConfigMap and compare them with the intended ones."""
+        if not prepared.checksum_key:
+            raise ValueError("prepare the environment with checksum=True for Kubernetes")
         config = prepared.config
         settings = config.environment.targets.kubernetes
         api = self._api(self.context or settings.context)
@@ -287,10 +294,15 @@ def _signature(changes: list[KeyChange]) -> list[tuple[str, str, str | None, str
     return sorted((c.key, c.action, c.old, c.new) for c in changes)
 
 
+def _kubeconfig_path() -> str:
+    """KUBECONFIG (a list separated by the OS path separator), else ~/.kube/config."""
+    return os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+
+
 def _kubeconfig_exists() -> bool:
     if os.environ.get("KUBECONFIG"):
         return True
-    return os.path.exists(os.path.expanduser("~/.kube/config"))
+    return os.path.exists(_kubeconfig_path())
 
 
 def _is_transient(exc: BaseException) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from secconf.delivery import Prepared
@@ -26,6 +27,7 @@ class VaultDeploy:
     """The `vault` deploy target: the environment's KV v2 secret at its mount and path."""
 
     name = "vault"
+    needs_checksum_key = False
 
     def __init__(
         self,
@@ -57,7 +59,9 @@ class VaultDeploy:
         )
         client = make_client(connection)
         path = settings.secret_path.format(env=config.environment.name)
-        live, version, custom = self._read(connection, client, settings.mount, path)
+        raw, version, custom = self._read(connection, client, settings.mount, path)
+        # Compare as text; keep the live JSON values to write back what is left alone.
+        live = {k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
         desired = {variable.name: text for variable, text in delivered_values(config)}
         changes, unmanaged = diff_keys(
             live, desired, set(config.schema.variables), prepared.fingerprint_key, prune=prune
@@ -73,8 +77,8 @@ class VaultDeploy:
         marks = {MANAGED_BY: "secconf", SCHEMA_HASH: config.schema.digest()}
         if any((custom or {}).get(k) != v for k, v in marks.items()):
             plan.notes.append("mark the secret as managed by secconf (custom metadata)")
-        payload = dict(desired)
-        payload.update({k: live[k] for k in unmanaged})
+        payload: dict[str, Any] = dict(desired)
+        payload.update({k: raw[k] for k in unmanaged})
         plan.state = {
             "connection": connection,
             "client": client,
@@ -88,7 +92,7 @@ class VaultDeploy:
 
     def _read(
         self, connection: VaultConnection, client: Any, mount: str, path: str
-    ) -> tuple[dict[str, str], int, dict[str, str] | None]:
+    ) -> tuple[dict[str, Any], int, dict[str, str] | None]:
         import hvac.exceptions as hx
 
         def read() -> Any:
@@ -97,16 +101,16 @@ class VaultDeploy:
                     path=path, mount_point=mount, raise_on_deleted_version=False
                 )
             except hx.InvalidPath as exc:
-                # A soft-deleted latest version answers 404 with its metadata; CAS must
-                # then name that version.
-                return getattr(exc, "json", None) or None
+                if exc.errors:  # "no handler for route": a wrong mount, not a new secret
+                    raise
+                return None  # no secret yet (a soft-deleted one hvac returns as data)
 
         response = self._call(connection, f"reading {mount}/{path}", read)
         if not response or not response.get("data"):
             return {}, 0, None
         data = response["data"]
         meta = data.get("metadata") or {}
-        values = {str(k): str(v) for k, v in (data.get("data") or {}).items()}
+        values = {str(k): v for k, v in (data.get("data") or {}).items()}
         return values, int(meta.get("version") or 0), meta.get("custom_metadata")
 
     def apply(self, plan: Plan) -> ApplyResult:

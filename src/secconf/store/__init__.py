@@ -45,7 +45,10 @@ def master_key_provider(
             return found[0]
         key = find_master_key(environment.name, key_file, environ)
         if key is None and may_create and not environment.production:
-            key = create_key_file(key_file)
+            key, created = create_key_file(key_file)
+        else:
+            created = False
+        if created:
             notify(
                 f"created the master key {shown} (mode 0600, git-ignored) for the "
                 f"{environment.name} store; share it with your team and CI as described in "
@@ -107,7 +110,7 @@ def lock_path(project: Project, relative: str) -> Path:
     return project.root / ".secconf" / "locks" / (relative.replace("/", "__") + ".lock")
 
 
-def stored_values(store: SecretStore) -> dict[str, StoredValue]:
+def stored_values(entries: Mapping[str, Entry], store: SecretStore) -> dict[str, StoredValue]:
     """The current version of every stored value, as resolution takes them."""
     return {
         name: StoredValue(
@@ -116,7 +119,7 @@ def stored_values(store: SecretStore) -> dict[str, StoredValue]:
             entry.current.created_at,
             store.backend,
         )
-        for name, entry in store.read().items()
+        for name, entry in entries.items()
     }
 
 

@@ -38,8 +38,8 @@ def init_master_key(project: Project, environment: Environment) -> KeyFileReport
     existing = find_master_key(environment.name, key_file)
     if existing is not None:
         return KeyFileReport(existing.source, False, existing.key_check())
-    key = create_key_file(key_file)
-    return KeyFileReport(_shown(project, key_file), True, key.key_check())
+    key, created = create_key_file(key_file)
+    return KeyFileReport(_shown(project, key_file), created, key.key_check())
 
 
 def _shown(project: Project, path: Path) -> str:
@@ -99,7 +99,7 @@ def rekey(project: Project, environment: Environment) -> list[tuple[str, int]]:
 def _pending_key(pending: Path) -> MasterKey:
     with contextlib.suppress(FileNotFoundError):
         return parse_key(pending.read_text(encoding="ascii"), str(pending))
-    return create_key_file(pending)
+    return create_key_file(pending)[0]
 
 
 def _sharing(project: Project, key_file: Path) -> list[Environment]:

@@ -212,7 +212,9 @@ class FileStore:
     def _lock(self) -> Any:
         from filelock import FileLock
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # The master key first: when there is none and none may be created (production),
+        # the write stops here, before anything (even a lock file) touches the disk.
+        self._keys(not self.exists())
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
         return FileLock(str(self.lock_path), timeout=LOCK_TIMEOUT_SECONDS)
 

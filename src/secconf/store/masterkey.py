@@ -88,8 +88,9 @@ def find_master_key(
     return parse_key(text, str(key_file))
 
 
-def create_key_file(key_file: Path) -> MasterKey:
-    """Create a new key file (mode 0600) unless one exists; return the key it holds.
+def create_key_file(key_file: Path) -> tuple[MasterKey, bool]:
+    """Create a new key file (mode 0600) unless one exists; return the key it holds and
+    whether this call created it.
 
     Safe when many processes race: the key is written to a private temp file and linked
     into place, which fails if another process linked first; then everyone reads the
@@ -105,12 +106,15 @@ def create_key_file(key_file: Path) -> MasterKey:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        with contextlib.suppress(FileExistsError):
+        try:
             os.link(tmp, key_file)
+            created = True
+        except FileExistsError:
+            created = False
     finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-    return parse_key(key_file.read_text(encoding="ascii"), str(key_file))
+    return parse_key(key_file.read_text(encoding="ascii"), str(key_file)), created
 
 
 def _ignore_in_git(directory: Path) -> None:
