@@ -20,6 +20,7 @@ from secconf.errors import ExitCode, SecconfError
 # name -> (module, attribute, one-line help shown by `secconf --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "init": ("secconf.cli.init", "init", "Start a config repo from the bundled example."),
+    "import": ("secconf.cli.importing", "import_", "Adopt an existing .env file."),
     "validate": ("secconf.cli.validate", "validate", "Check environments against the schema."),
     "docs": ("secconf.cli.docs", "docs", "Write Markdown documentation of the schema."),
     "schema": ("secconf.cli.schema", "schema", "Show the schema or export it as JSON Schema."),

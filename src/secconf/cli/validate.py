@@ -6,10 +6,7 @@ import click
 
 from secconf.cli.common import environment_options, open_project, selected
 from secconf.cli.report import REPORTERS, EnvironmentReport
-from secconf.environment.loader import Environment
-from secconf.environment.resolve import StoredValue, generated_names
 from secconf.errors import ExitCode
-from secconf.project import Project
 
 
 @click.command()
@@ -58,6 +55,7 @@ def validate(
       secconf validate --env production --format json
       secconf validate --all --format github   # in a GitHub Actions step
     """
+    from secconf.delivery import read_stored
     from secconf.validate import RULES
     from secconf.validate import validate as run_rules
 
@@ -68,20 +66,10 @@ def validate(
     project = open_project(ctx)
     reports: list[EnvironmentReport] = []
     for environment in selected(project, envs, all_):
-        stored = None if offline else read_generated(project, environment)
+        stored = None if offline else read_stored(project, environment)[0]
         config = project.resolve(environment, stored=stored)
         reports.append(EnvironmentReport(environment.name, run_rules(config)))
     click.echo(REPORTERS[fmt](reports), nl=False)
     failing = {"error"} if fail_on == "error" else {"error", "warning"}
     failed = any(f.severity in failing for r in reports for f in r.findings)
     return int(ExitCode.FINDINGS if failed else ExitCode.OK)
-
-
-def read_generated(project: Project, environment: Environment) -> dict[str, StoredValue] | None:
-    """The stored generated keys of an environment, read only when it has any to read."""
-    if not generated_names(project.schema, environment):
-        return None
-    from secconf.store import open_store, stored_values
-
-    store = open_store(project, environment)
-    return stored_values(store) if store.exists() else None

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from secconf.environment.loader import Environment, EnvironmentSet
-from secconf.environment.models import FromEnv, Generate, LiteralValue, Location, UseDefault
+from secconf.environment.models import (
+    FromEnv,
+    FromStore,
+    Generate,
+    LiteralValue,
+    Location,
+    UseDefault,
+)
 from secconf.environment.resolve import (
     Config,
     Provenance,
@@ -12,6 +19,7 @@ from secconf.environment.resolve import (
     UnknownName,
     generated_names,
     resolve,
+    stored_names,
 )
 
 __all__ = [
@@ -19,6 +27,7 @@ __all__ = [
     "Environment",
     "EnvironmentSet",
     "FromEnv",
+    "FromStore",
     "Generate",
     "LiteralValue",
     "Location",
@@ -29,4 +38,5 @@ __all__ = [
     "UseDefault",
     "generated_names",
     "resolve",
+    "stored_names",
 ]

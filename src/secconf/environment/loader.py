@@ -15,6 +15,7 @@ from secconf.environment.models import (
     FROM_ENV_NAME,
     EnvironmentFile,
     FromEnv,
+    FromStore,
     Generate,
     LiteralValue,
     Location,
@@ -26,7 +27,7 @@ from secconf.environment.models import (
 from secconf.errors import InputError
 from secconf.yamlio import Document, load_document
 
-_REFERENCE_KINDS = ("from_env", "generate")
+_REFERENCE_KINDS = ("from_env", "generate", "from_store")
 _FORMAT_HINT = "see the environment file format in the README"
 
 
@@ -166,7 +167,7 @@ def _value_source(key: str, raw: Any, doc: Document) -> ValueSource:
         return _reference(key, raw, at)
     if isinstance(raw, list):
         raise InputError(
-            f"{key}: a value is a scalar or a reference (from_env/generate), not a list",
+            f"{key}: a value is a scalar or a reference (from_env/generate/from_store), not a list",
             file=at.file,
             line=at.line,
         )
@@ -185,8 +186,8 @@ def _reference(key: str, raw: dict[str, Any], at: Location) -> ValueSource:
             f"{key}: unknown reference kind {what}",
             file=at.file,
             line=at.line,
-            hint="a reference is `{from_env: NAME}` or `{generate: true}`; quote a literal "
-            "string that contains ': '",
+            hint="a reference is `{from_env: NAME}`, `{generate: true}` or `{from_store: true}`; "
+            "quote a literal string that contains ': '",
         )
     if "from_env" in raw:
         name = raw["from_env"]
@@ -198,14 +199,15 @@ def _reference(key: str, raw: dict[str, Any], at: Location) -> ValueSource:
                 hint="e.g. `{from_env: PROD_JWT_SECRET_KEY}`",
             )
         return FromEnv(name, at)
-    if raw["generate"] is not True:
+    kind = kinds[0]
+    if raw[kind] is not True:
         raise InputError(
-            f"{key}: `generate` takes only `true`",
+            f"{key}: `{kind}` takes only `true`",
             file=at.file,
             line=at.line,
             hint="remove the line to use the schema default",
         )
-    return Generate(at)
+    return Generate(at) if kind == "generate" else FromStore(at)
 
 
 def _build(parsed: _Parsed, parent: Environment | None) -> Environment:

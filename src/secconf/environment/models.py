@@ -127,12 +127,18 @@ class Generate(NamedTuple):
     at: Location
 
 
+class FromStore(NamedTuple):
+    """`from_store: true`: a value put into the secret store (by `secconf import`)."""
+
+    at: Location
+
+
 class UseDefault(NamedTuple):
     """`NAME: null`: explicitly back to the schema default (undoes an inherited value)."""
 
     at: Location
 
 
-ValueSource = LiteralValue | FromEnv | Generate | UseDefault
+ValueSource = LiteralValue | FromEnv | Generate | FromStore | UseDefault
 
 FROM_ENV_NAME = NAME_PATTERN

@@ -14,11 +14,18 @@ from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
 from secconf.environment.loader import Environment
-from secconf.environment.models import FromEnv, Generate, LiteralValue, Location, UseDefault
+from secconf.environment.models import (
+    FromEnv,
+    FromStore,
+    Generate,
+    LiteralValue,
+    Location,
+    UseDefault,
+)
 from secconf.schema.models import Schema, Variable
 from secconf.secret import Secret
 
-ProvenanceKind = Literal["default", "literal", "from_env", "generated"]
+ProvenanceKind = Literal["default", "literal", "from_env", "generated", "stored"]
 
 
 class StoredValue(NamedTuple):
@@ -50,6 +57,10 @@ class Provenance(NamedTuple):
             if self.version is None:
                 return "generated (not yet stored)"
             return f"generated ({self.backend} store, version {self.version})"
+        if self.kind == "stored":
+            if self.version is None:
+                return "stored (missing from the store)"
+            return f"stored ({self.backend} store, version {self.version})"
         return "schema default"
 
 
@@ -106,6 +117,13 @@ def generated_names(schema: Schema, environment: Environment) -> list[str]:
     return [name for name in schema.variables if name in wanted]
 
 
+def stored_names(schema: Schema, environment: Environment) -> list[str]:
+    """Variables whose value comes from the secret store: generated or imported."""
+    imported = {n for n, s in environment.values.items() if isinstance(s, FromStore)}
+    generated = set(generated_names(schema, environment))
+    return [name for name in schema.variables if name in generated or name in imported]
+
+
 def resolve(
     schema: Schema,
     environment: Environment,
@@ -150,13 +168,14 @@ def _resolve_one(
     if isinstance(source, FromEnv):
         text = environ.get(source.env_var)
         return _made(variable, text, Provenance("from_env", at=source.at, env_var=source.env_var))
-    if isinstance(source, Generate) or variable.name in generated:
-        at = source.at if isinstance(source, Generate) else None
+    if isinstance(source, Generate | FromStore) or variable.name in generated:
+        at = source.at if isinstance(source, Generate | FromStore) else None
+        kind: ProvenanceKind = "stored" if isinstance(source, FromStore) else "generated"
         kept = stored.get(variable.name)
         if kept is None:
-            return Resolved(variable, None, Provenance("generated", at=at))
+            return Resolved(variable, None, Provenance(kind, at=at))
         provenance = Provenance(
-            "generated",
+            kind,
             at=at,
             backend=kept.backend,
             version=kept.version,

@@ -43,6 +43,7 @@ def _variable(variable: Variable) -> dict[str, Any]:
     options: list[dict[str, Any]] = [
         _literal(variable),
         {"$ref": "#/$defs/from_env"},
+        {"$ref": "#/$defs/from_store"},
         {"type": "null", "description": "back to the schema default"},
     ]
     if variable.generator is not None:
@@ -73,6 +74,13 @@ def environment_json_schema(schema: Schema) -> dict[str, Any]:
         "required": ["generate"],
         "additionalProperties": False,
         "description": "Generated once by secconf and kept in its secret store.",
+    }
+    defs["from_store"] = {
+        "type": "object",
+        "properties": {"from_store": {"const": True}},
+        "required": ["from_store"],
+        "additionalProperties": False,
+        "description": "Kept in the secret store (put there by `secconf import`).",
     }
     defs["StoreSettings"] = store
     defs["Targets"] = targets

@@ -19,8 +19,7 @@ def load_schema(directory: Path, *, root: Path | None = None) -> Schema:
         raise InputError(
             "no schema files (*.yaml) found",
             file=str(directory),
-            hint="add one YAML file per section, or start from the bundled one with "
-            "`secconf init`",
+            hint="add one YAML file per section, or start from the bundled one with `secconf init`",
         )
     sections: list[Section] = []
     seen: dict[str, str] = {}

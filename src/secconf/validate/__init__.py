@@ -30,6 +30,7 @@ CHECKS: tuple[Callable[[Check], None], ...] = (
     rules.plaintext_secrets,
     rules.generated_not_stored,
     rules.from_env_unset,
+    rules.stored_value_missing,
 )
 
 

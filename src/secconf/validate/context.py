@@ -42,6 +42,7 @@ RULES: dict[str, Rule] = {
         Rule("SC016", "not-generatable", "`generate: true` on a variable with no generator."),
         Rule("SC017", "generated-not-stored", "A generated key has not been generated yet."),
         Rule("SC018", "from-env-unset", "A from_env variable is not set in this process."),
+        Rule("SC019", "stored-value-missing", "A from_store value is not in the store."),
     )
 }
 
@@ -82,7 +83,10 @@ class Check:
         if not self.has(name):
             return False
         resolved = self.resolved(name)
-        if resolved.provenance.kind in ("from_env", "generated") and resolved.value is None:
+        if (
+            resolved.provenance.kind in ("from_env", "generated", "stored")
+            and resolved.value is None
+        ):
             return True
         return bool(self.text(name))
 

@@ -139,6 +139,21 @@ def from_env_unset(check: Check) -> None:
             )
 
 
+def stored_value_missing(check: Check) -> None:
+    """SC019: a `from_store` value (put there by `secconf import`) that is not stored."""
+    env = check.config.environment.name
+    for name, resolved in check.config.values.items():
+        if resolved.provenance.kind == "stored" and resolved.value is None:
+            check.add(
+                "SC019",
+                "error",
+                name,
+                f"{name} is to come from the secret store but is not there",
+                f"put it there with `secconf import FILE.env --env {env}`, or use "
+                "from_env or a generator instead",
+            )
+
+
 def plaintext_secrets(check: Check) -> None:
     """SC014: sensitive values come from the store or CI, never from a file in git."""
     for name, resolved in check.config.values.items():

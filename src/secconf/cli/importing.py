@@ -1,0 +1,48 @@
+"""`secconf import FILE.env --env NAME`: adopt an existing .env file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from secconf.cli.common import open_project
+from secconf.cli.keys import notice
+from secconf.errors import ExitCode
+
+
+@click.command("import")
+@click.argument("dotenv_file", metavar="FILE.env", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--env", "-e", "env", required=True, metavar="NAME", help="The environment to import into."
+)
+@click.pass_context
+def import_(ctx: click.Context, dotenv_file: Path, env: str) -> int:
+    """Import an existing .env file into an environment (created if it does not exist).
+
+    Non-sensitive values become literals in environments/NAME.yaml; sensitive values
+    go into the secret store (never into YAML): keys secconf can generate under
+    `{generate: true}`, the others under `{from_store: true}`. Unknown names are
+    reported with a did-you-mean hint and exit 1; nothing is dropped silently. Running
+    it twice changes nothing the second time.
+    """
+    from secconf.importer import import_dotenv
+
+    project = open_project(ctx)
+    report = import_dotenv(project, env, dotenv_file, notify=notice)
+    if report.created_file:
+        click.echo(f"created {report.env_file}")
+    elif report.file_changed:
+        click.echo(f"updated {report.env_file}")
+    else:
+        click.echo(f"{report.env_file} unchanged")
+    for name in report.literals:
+        click.echo(f"  {name}: literal in {report.env_file}")
+    for name, status in report.stored:
+        click.echo(f"  {name}: {status} in the secret store")
+    for name, hint in report.unknown:
+        guess = f" (did you mean {hint}?)" if hint else ""
+        click.echo(f"  {name}: not in the schema, not imported{guess}", err=True)
+    for name, why in report.skipped:
+        click.echo(f"  {name}: not imported: {why}", err=True)
+    return int(ExitCode.OK if report.complete else ExitCode.FINDINGS)
