@@ -13,9 +13,8 @@ from secconf.docs import render_markdown
 from secconf.errors import InputError
 from secconf.schema import load_schema
 
-REFERENCE = (
-    Path(__file__).resolve().parents[3] / "shared" / "reference" / "security-configuration.txt"
-)
+# The application's own documentation page, copied verbatim: the oracle for the bundled schema.
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "security-configuration.txt"
 SECTIONS = [
     "JWT Authentication",
     "Web Push (VAPID)",
