@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.support.repo import make_repo, run
+from tests.support.repo import ensure_concurrently, make_repo, run
 
 from secconf.project import Project
 from secconf.store import CHECKSUM_KEY, open_store
@@ -284,34 +284,7 @@ def _old_key(root: Path) -> MasterKey:
 
 def test_concurrent_ensure_creates_exactly_one_value(tmp_path: Path) -> None:
     root = make_repo(tmp_path / "r", {"dev": DEV})
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SECCONF_")}
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "secconf",
-                "--root",
-                str(root),
-                "keys",
-                "ensure",
-                "--env",
-                "dev",
-                "--format",
-                "json",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            text=True,
-        )
-        for _ in range(16)
-    ]
-    outputs = [p.communicate(timeout=120) for p in procs]
-    assert all(p.returncode == 0 for p in procs), [o[1] for o in outputs]
-    import json
-
-    reports = [json.loads(out)["keys"] for out, _ in outputs]
+    reports = ensure_concurrently(root, "dev")
     statuses = [sorted((k["variable"], k["status"]) for k in r) for r in reports]
     created = [s for s in statuses if ("JWT_SECRET_KEY", "created") in s]
     assert len(created) == 1  # one process generated, fifteen kept

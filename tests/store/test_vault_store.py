@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from tests.support.repo import make_repo, run
+from tests.support.repo import ensure_concurrently, make_repo, run
 
 
 def vault_repo(tmp_path: Path, prefix: str) -> Path:
@@ -57,32 +55,7 @@ def test_rotate_and_rollback(vault, unique: str, tmp_path: Path) -> None:  # typ
 
 def test_sixteen_machines_racing_create_one_value(vault, unique: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     root = vault_repo(tmp_path, unique)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SECCONF_")}
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "secconf",
-                "--root",
-                str(root),
-                "keys",
-                "ensure",
-                "--env",
-                "dev",
-                "--format",
-                "json",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            text=True,
-        )
-        for _ in range(16)
-    ]
-    outputs = [p.communicate(timeout=120) for p in procs]
-    assert all(p.returncode == 0 for p in procs), [err for _, err in outputs]
-    reports = [json.loads(out)["keys"] for out, _ in outputs]
+    reports = ensure_concurrently(root, "dev")
     assert len({tuple(k["fingerprint"] for k in r) for r in reports}) == 1
     created = sum(
         1

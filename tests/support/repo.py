@@ -75,3 +75,25 @@ def findings_for(root: Path, name: str, environ: dict[str, str] | None = None) -
 def codes(findings: list) -> set[tuple[str, str, str | None]]:
     """(code, severity, variable) of each finding."""
     return {(f.code, f.severity, f.variable) for f in findings}
+
+
+def ensure_concurrently(root: Path, env: str, processes: int = 16) -> list[list[dict]]:
+    """Run `secconf keys ensure --env ENV --format json` in many processes at once;
+    each process's key report (all must succeed)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SECCONF_")}
+    command = [sys.executable, "-m", "secconf", "--root", str(root), "keys", "ensure"]
+    command += ["--env", env, "--format", "json"]
+    procs = [
+        subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environ, text=True
+        )
+        for _ in range(processes)
+    ]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in outputs]
+    return [json.loads(out)["keys"] for out, _ in outputs]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import click
@@ -18,8 +20,31 @@ from secconf.errors import ExitCode
 SYMBOLS = {"add": "+", "change": "~", "remove": "-", "unchanged": "="}
 
 
+@dataclass(frozen=True)
+class DeployArgs:
+    """The options plan, apply and check share, as one value."""
+
+    target: str
+    prune: bool
+    parallel: int
+    context: str | None
+    tls_skip_verify: bool
+    fmt: str
+    envs: tuple[str, ...]
+    all_: bool
+
+
+_SHARED = ("target", "prune", "parallel", "context", "tls_skip_verify", "fmt", "envs", "all_")
+
+
 def deploy_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The options plan, apply and check share."""
+    """Add the shared options; the command receives them as `args: DeployArgs`."""
+
+    @functools.wraps(func)
+    def wrapper(*pos: Any, **kwargs: Any) -> Any:
+        shared = {name: kwargs.pop(name) for name in _SHARED}
+        return func(*pos, args=DeployArgs(**shared), **kwargs)
+
     options = [
         click.option(
             "--target",
@@ -58,9 +83,10 @@ def deploy_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         environment_options,
     ]
+    decorated: Callable[..., Any] = wrapper
     for option in reversed(options):
-        func = option(func)
-    return func
+        decorated = option(decorated)
+    return decorated
 
 
 def _target(name: str, context: str | None, tls_skip_verify: bool) -> Any:
@@ -83,31 +109,20 @@ def _target(name: str, context: str | None, tls_skip_verify: bool) -> Any:
     return make_target(name, context=context, on_retry=on_retry)
 
 
-def _plans(
-    ctx: click.Context,
-    envs: tuple[str, ...],
-    all_: bool,
-    target_name: str,
-    *,
-    prune: bool,
-    parallel: int,
-    context: str | None,
-    tls_skip_verify: bool,
-    generate: bool,
-) -> tuple[Any, list[Outcome]]:
+def _plans(ctx: click.Context, args: DeployArgs, *, generate: bool) -> tuple[Any, list[Outcome]]:
     from secconf.deploy import plan_environments
 
     project = open_project(ctx)
-    environments = selected(project, envs, all_)
-    target = _target(target_name, context, tls_skip_verify)
+    environments = selected(project, args.envs, args.all_)
+    target = _target(args.target, args.context, args.tls_skip_verify)
     with _Progress(len(environments), "planning") as progress:
         outcomes = plan_environments(
             project,
             environments,
             target,
-            prune=prune,
+            prune=args.prune,
             generate=generate,
-            parallel=parallel,
+            parallel=args.parallel,
             notify=notice,
             done=progress.advance,
         )
@@ -166,33 +181,13 @@ def _json(outcomes: list[Outcome]) -> None:
 @click.command()
 @deploy_options
 @click.pass_context
-def plan(
-    ctx: click.Context,
-    target: str,
-    prune: bool,
-    parallel: int,
-    context: str | None,
-    tls_skip_verify: bool,
-    fmt: str,
-    envs: tuple[str, ...],
-    all_: bool,
-) -> int:
+def plan(ctx: click.Context, args: DeployArgs) -> int:
     """Show what apply would change, per environment and key, by fingerprint. Writes nothing.
 
     Exit 0, or 2 when an environment could not be planned.
     """
-    _, outcomes = _plans(
-        ctx,
-        envs,
-        all_,
-        target,
-        prune=prune,
-        parallel=parallel,
-        context=context,
-        tls_skip_verify=tls_skip_verify,
-        generate=False,
-    )
-    return _report_plans(outcomes, fmt)
+    _, outcomes = _plans(ctx, args, generate=False)
+    return _report_plans(outcomes, args.fmt)
 
 
 def _report_plans(outcomes: list[Outcome], fmt: str) -> int:
@@ -210,18 +205,7 @@ def _report_plans(outcomes: list[Outcome], fmt: str) -> int:
 @deploy_options
 @click.option("--yes", is_flag=True, help="Apply without asking (required off a terminal).")
 @click.pass_context
-def apply(
-    ctx: click.Context,
-    target: str,
-    prune: bool,
-    parallel: int,
-    context: str | None,
-    tls_skip_verify: bool,
-    fmt: str,
-    envs: tuple[str, ...],
-    all_: bool,
-    yes: bool,
-) -> int:
+def apply(ctx: click.Context, args: DeployArgs, yes: bool) -> int:
     """Perform exactly the writes the plan shows; none when nothing changed.
 
     Without --yes, on a terminal the plan is shown and confirmed; off a terminal
@@ -231,17 +215,7 @@ def apply(
     """
     from secconf.deploy import apply_plans
 
-    deploy_target, outcomes = _plans(
-        ctx,
-        envs,
-        all_,
-        target,
-        prune=prune,
-        parallel=parallel,
-        context=context,
-        tls_skip_verify=tls_skip_verify,
-        generate=True,
-    )
+    deploy_target, outcomes = _plans(ctx, args, generate=True)
     pending = [o for o in outcomes if o.plan is not None and not o.plan.in_sync]
     if pending and not yes:
         for outcome in pending:
@@ -249,13 +223,15 @@ def apply(
             _print_plan(outcome.plan)
         confirm(f"Apply these changes to {len(pending)} environment(s)?", yes)
     with _Progress(len(outcomes), "applying") as progress:
-        outcomes = apply_plans(outcomes, deploy_target, parallel=parallel, done=progress.advance)
-    if fmt == "json":
+        outcomes = apply_plans(
+            outcomes, deploy_target, parallel=args.parallel, done=progress.advance
+        )
+    if args.fmt == "json":
         _json(outcomes)
     for outcome in outcomes:
         if outcome.error is not None:
             _print_error(outcome)
-        elif fmt == "text" and outcome.result is not None:
+        elif args.fmt == "text" and outcome.result is not None:
             r = outcome.result
             writes = f" ({r.writes} write{'s' if r.writes != 1 else ''})" if r.writes else ""
             click.echo(f"{r.environment}: {r.status}{writes}")
@@ -273,34 +249,14 @@ def apply(
 @click.command()
 @deploy_options
 @click.pass_context
-def check(
-    ctx: click.Context,
-    target: str,
-    prune: bool,
-    parallel: int,
-    context: str | None,
-    tls_skip_verify: bool,
-    fmt: str,
-    envs: tuple[str, ...],
-    all_: bool,
-) -> int:
+def check(ctx: click.Context, args: DeployArgs) -> int:
     """Detect drift: exit 1 when what is live differs from what secconf would deliver.
 
     Exit 0 when every environment matches, 1 on drift (a hand-edited or deleted key),
     2 when an environment could not be checked. For CI and monitoring.
     """
-    _, outcomes = _plans(
-        ctx,
-        envs,
-        all_,
-        target,
-        prune=prune,
-        parallel=parallel,
-        context=context,
-        tls_skip_verify=tls_skip_verify,
-        generate=False,
-    )
-    code = _report_plans(outcomes, fmt)
+    _, outcomes = _plans(ctx, args, generate=False)
+    code = _report_plans(outcomes, args.fmt)
     drifted = [o.environment for o in outcomes if o.plan is not None and not o.plan.in_sync]
     failed = [o.environment for o in outcomes if o.error is not None]
     parts = [f"drift in {', '.join(drifted)}"] if drifted else []

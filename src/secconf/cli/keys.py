@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import click
 
@@ -101,55 +102,58 @@ def status(ctx: click.Context, envs: tuple[str, ...], all_: bool, fmt: str) -> i
     return 0
 
 
-@keys.command()
-@click.argument("variable")
-@click.option("--env", "-e", "env", required=True, metavar="NAME", help="The environment.")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@format_option
-@click.pass_context
+def _change(
+    ctx: click.Context, variable: str, env: str, yes: bool, fmt: str, *, rollback: bool
+) -> int:
+    """Rotate or roll back `variable`'s group, after saying what it breaks."""
+    from secconf.keys.lifecycle import rollback_key, rotate_key, rotation_group, rotation_impact
+    from secconf.store import open_store
+
+    project = open_project(ctx)
+    environment = project.environments.get(env)
+    _, members = rotation_group(project, environment, variable)
+    names = ", ".join(m.name for m in members)
+    impact = rotation_impact(members)
+    if rollback:
+        message = (
+            f"Rolling back {names} in {environment.name} to the version before the last "
+            f"rotation: {impact} (for whatever used the current version)."
+        )
+    else:
+        message = (
+            f"Rotating {names} in {environment.name}: {impact}.\n"
+            "The current version is kept; `secconf keys rollback` restores it."
+        )
+    confirm(message, yes)
+    store = open_store(project, environment, notify=notice)
+    change = rollback_key if rollback else rotate_key
+    _print(change(project, environment, store, variable), fmt)
+    return 0
+
+
+def _key_change_command(func: Callable[..., int]) -> Callable[..., int]:
+    """The arguments rotate and rollback share."""
+    func = click.pass_context(func)
+    func = format_option(func)
+    func = click.option("--yes", is_flag=True, help="Do not ask for confirmation.")(func)
+    func = click.option(
+        "--env", "-e", "env", required=True, metavar="NAME", help="The environment."
+    )(func)
+    func = click.argument("variable")(func)
+    return keys.command()(func)
+
+
+@_key_change_command
 def rotate(ctx: click.Context, variable: str, env: str, yes: bool, fmt: str) -> int:
     """Replace a generated key (and the other half of its pair) with a new one.
 
     Says first what the rotation breaks; the previous version is kept, so
     `secconf keys rollback` can bring it back.
     """
-    from secconf.keys.lifecycle import rotate_key, rotation_group, rotation_impact
-    from secconf.store import open_store
-
-    project = open_project(ctx)
-    environment = project.environments.get(env)
-    _, members = rotation_group(project, environment, variable)
-    names = ", ".join(m.name for m in members)
-    confirm(
-        f"Rotating {names} in {environment.name}: {rotation_impact(members)}.\n"
-        "The current version is kept; `secconf keys rollback` restores it.",
-        yes,
-    )
-    store = open_store(project, environment, notify=notice)
-    _print(rotate_key(project, environment, store, variable), fmt)
-    return 0
+    return _change(ctx, variable, env, yes, fmt, rollback=False)
 
 
-@keys.command()
-@click.argument("variable")
-@click.option("--env", "-e", "env", required=True, metavar="NAME", help="The environment.")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@format_option
-@click.pass_context
+@_key_change_command
 def rollback(ctx: click.Context, variable: str, env: str, yes: bool, fmt: str) -> int:
     """Bring back the key (pair) a rotation replaced, as a new version."""
-    from secconf.keys.lifecycle import rollback_key, rotation_group, rotation_impact
-    from secconf.store import open_store
-
-    project = open_project(ctx)
-    environment = project.environments.get(env)
-    _, members = rotation_group(project, environment, variable)
-    names = ", ".join(m.name for m in members)
-    confirm(
-        f"Rolling back {names} in {environment.name} to the version before the last "
-        f"rotation: {rotation_impact(members)} (for whatever used the current version).",
-        yes,
-    )
-    store = open_store(project, environment, notify=notice)
-    _print(rollback_key(project, environment, store, variable), fmt)
-    return 0
+    return _change(ctx, variable, env, yes, fmt, rollback=True)
