@@ -29,8 +29,19 @@ def environment_options(func: F) -> F:
         multiple=True,
         metavar="NAME",
         help="An environment (file environments/NAME.yaml); repeat for several.",
+        shell_complete=complete_environment,
     )(func)
     return func
+
+
+def complete_environment(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Shell completion for --env: the environment names of the config repo."""
+    root = ctx.find_root().params.get("root")
+    try:
+        names = Project.open(root).environments.names()
+    except SecconfError:
+        return []
+    return [name for name in names if name.startswith(incomplete)]
 
 
 def open_project(ctx: click.Context) -> Project:
