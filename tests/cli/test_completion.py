@@ -14,7 +14,7 @@ def complete(words: str, cwd: Path) -> list[str]:
     env = {
         **os.environ,
         "COMP_WORDS": words,
-        "COMP_CWORD": str(len(words.split()) - 1),
+        "COMP_CWORD": str(len(words.split(" ")) - 1),
         "_SECCONF_COMPLETE": "bash_complete",
     }
     script = Path(sys.executable).parent / "secconf"
