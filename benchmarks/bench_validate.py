@@ -305,11 +305,19 @@ def parse_importtime(stderr: str) -> list[ImportEntry]:
     return [ImportEntry(name, self_us[name] / 1000, cumulative_us[name] / 1000) for name in self_us]
 
 
+def package_dir() -> Path:
+    """The directory of the secconf package being measured, found without importing it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("secconf")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"secconf is not installed for {sys.executable}")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
 def package_sources() -> list[Path]:
     """The source files of the secconf package being measured."""
-    import secconf
-
-    return sorted(Path(secconf.__file__).parent.rglob("*.py"))
+    return sorted(package_dir().rglob("*.py"))
 
 
 def cached_bytecode() -> list[Path]:
@@ -322,11 +330,8 @@ def cached_bytecode() -> list[Path]:
 
 def compile_package() -> list[Path]:
     """Compile secconf's modules as `pip install` does for a wheel; the files it wrote."""
-    import secconf
-
     before = set(cached_bytecode())
-    package = Path(secconf.__file__).parent
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=True)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(package_dir())], check=True)
     return [c for c in cached_bytecode() if c not in before]
 
 
@@ -504,6 +509,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not SECCONF.exists():
         raise SystemExit(f"no secconf console script next to {sys.executable}; use the venv")
     runs, warmup, repeats = (5, 2, 1) if args.quick else (20, 3, 3)
+    sys.dont_write_bytecode = True  # the scale section imports secconf here: leave no bytecode
     started = time.perf_counter()
     mode = "quick" if args.quick else "full"
     print(f"secconf benchmark ({mode}), Python {sys.version.split()[0]}, {SECCONF}\n")
