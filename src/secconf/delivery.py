@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from secconf.environment.loader import Environment
 from secconf.environment.resolve import Config, StoredValue
 from secconf.errors import FindingsError, RenderError
 from secconf.project import Project
 from secconf.secret import DEFAULT_FINGERPRINT_KEY
-from secconf.store.base import SecretStore
+
+if TYPE_CHECKING:
+    from secconf.store.base import SecretStore
 
 
 @dataclass
@@ -133,6 +136,9 @@ def read_stored(
 
     if not stored_names(project.schema, environment):
         return None, DEFAULT_FINGERPRINT_KEY
+    settings = environment.store
+    if settings.backend == "file" and not project.path(settings.file.path, environment).exists():
+        return None, DEFAULT_FINGERPRINT_KEY  # nothing stored yet: no need to load the store
     store = open_store(project, environment)
     if not store.exists():
         return None, DEFAULT_FINGERPRINT_KEY

@@ -251,3 +251,18 @@ def test_docs_command_writes_markdown(bundled: Path, tmp_path: Path) -> None:
     assert "| JWT_SECRET_KEY | (auto-generated) | Yes |" in text
     assert run(bundled, "docs").out == text
     assert BUNDLED.is_dir()
+
+
+def test_console_entry_point_enables_garbage_collection_for_the_command(bundled: Path) -> None:
+    """The console script pauses the cyclic GC during start-up only: a long `apply --all`
+    runs with it enabled."""
+    code = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('GC', gc.isenabled(), file=sys.stderr))\n"
+        "sys.argv = ['secconf', 'validate', '--all']\n"
+        "from secconf.cli import console_main\n"
+        "console_main()\n"
+    )
+    result = _subprocess("-c", code, cwd=bundled)
+    assert result.returncode == 0, result.stderr
+    assert "GC True" in result.stderr

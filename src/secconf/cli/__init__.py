@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 
@@ -12,4 +13,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run(argv)
 
 
-__all__ = ["main"]
+def console_main() -> None:
+    """The `secconf` program (console script and `python -m secconf`): a fresh process.
+
+    Start-up builds many long-lived objects (modules, pydantic validators) and frees
+    almost none, so cyclic garbage collection during it is wasted work: about a fifth
+    of the start-up time of `secconf validate`. It is enabled again as soon as the
+    command is loaded (LazyGroup.get_command), and at exit every object is frozen so
+    that the interpreter's last collection has nothing to scan.
+    """
+    import gc
+
+    gc.disable()
+    try:
+        code = main()
+    finally:
+        gc.freeze()
+    sys.exit(code)
+
+
+__all__ = ["console_main", "main"]

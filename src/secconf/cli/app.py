@@ -6,6 +6,7 @@ Kubernetes, Vault or Jinja2 imports that other commands need.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 from collections.abc import Sequence
@@ -63,6 +64,11 @@ class LazyGroup(click.Group):
             return None
         module = importlib.import_module(spec[0])
         command: click.Command = getattr(module, spec[1])
+        if not gc.isenabled():
+            # Start-up is over (see secconf.cli.console_main): what exists now lives
+            # until exit, so it is frozen out of every later collection.
+            gc.freeze()
+            gc.enable()
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:

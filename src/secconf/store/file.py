@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -67,19 +66,23 @@ class _Sealer:
             raise _integrity(f"the value of {name} (version {version}) does not decrypt") from None
         return Secret(plain.decode("utf-8"))
 
-    def tag(self, body: dict[str, Any]) -> str:
+    def _mac(self, body: dict[str, Any]) -> Any:
+        """HMAC-SHA256 over the body as canonical JSON, in file order (so order counts)."""
+        import json
+
         from cryptography.hazmat.primitives import hashes, hmac
 
         mac = hmac.HMAC(self.mac_key, hashes.SHA256())
         mac.update(json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode())
-        return mac.finalize().hex()
+        return mac
+
+    def tag(self, body: dict[str, Any]) -> str:
+        return str(self._mac(body).finalize().hex())
 
     def verify(self, body: dict[str, Any], tag: str) -> None:
         from cryptography.exceptions import InvalidSignature
-        from cryptography.hazmat.primitives import hashes, hmac
 
-        mac = hmac.HMAC(self.mac_key, hashes.SHA256())
-        mac.update(json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode())
+        mac = self._mac(body)
         try:
             mac.verify(bytes.fromhex(tag))
         except (InvalidSignature, ValueError):
