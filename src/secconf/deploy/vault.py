@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 from secconf.delivery import Prepared
@@ -39,6 +40,15 @@ class VaultDeploy:
         self.skip_tls_verify = skip_tls_verify
         self.policy = policy
         self.on_retry = on_retry
+        # One hvac client (one session, kept-alive connections) per thread and Vault:
+        # a client per environment would open a connection (and TLS) per environment.
+        self._local = threading.local()
+
+    def _client(self, connection: VaultConnection) -> Any:
+        clients: dict[VaultConnection, Any] = self._local.__dict__.setdefault("clients", {})
+        if connection not in clients:
+            clients[connection] = make_client(connection)
+        return clients[connection]
 
     def _call(self, connection: VaultConnection, what: str, action: Any) -> Any:
         return call(
@@ -57,7 +67,7 @@ class VaultDeploy:
         connection = vault_connection(
             settings.address, DeployError, skip_verify=self.skip_tls_verify
         )
-        client = make_client(connection)
+        client = self._client(connection)
         path = settings.secret_path.format(env=config.environment.name)
         raw, version, custom = self._read(connection, client, settings.mount, path)
         # Compare as text; keep the live JSON values to write back what is left alone.
@@ -81,7 +91,6 @@ class VaultDeploy:
         payload.update({k: raw[k] for k in unmanaged})
         plan.state = {
             "connection": connection,
-            "client": client,
             "mount": settings.mount,
             "path": path,
             "version": version,
@@ -118,7 +127,8 @@ class VaultDeploy:
         if plan.in_sync:
             return ApplyResult(plan.environment, "unchanged")
         state = plan.state
-        connection, client = state["connection"], state["client"]
+        connection = state["connection"]
+        client = self._client(connection)  # this thread's: sessions are not shared
         mount, path = state["mount"], state["path"]
         writes = 0
         if plan.pending:

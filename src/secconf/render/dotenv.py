@@ -80,16 +80,21 @@ def render_dotenv_example(data: RenderInput) -> Artifact:
 
 def check_dotenv(text: str, expected: dict[str, str], template: str) -> None:
     """Parse the output back with python-dotenv: exactly the intended names and values,
-    one line each. Messages name only expected variables, never what a value became."""
+    one line each. Messages name only expected variables, never what a value became.
+
+    Values are compared as python-dotenv reads them before interpolation: values with
+    `${` are refused before rendering, so interpolation cannot change an accepted one.
+    """
     from dotenv.parser import parse_stream
 
     where = f"templates/{template}"
     if "\r" in text or text.startswith("\ufeff"):
         raise RenderError("the .env output has a CR or a BOM", file=where)
-    bindings = [b for b in parse_stream(io.StringIO(text)) if b.key is not None or b.error]
+    bindings = list(parse_stream(io.StringIO(text)))
     if any(b.error for b in bindings):
         raise RenderError("the rendered .env has a line python-dotenv cannot parse", file=where)
-    keys = [b.key for b in bindings if b.key is not None]
+    read = [(b.key, b.value) for b in bindings if b.key is not None]
+    keys = [key for key, _ in read]
     unexpected = [k for k in keys if k not in expected]
     missing = sorted(set(expected) - set(keys))
     repeated = sorted({k for k in keys if k in expected and keys.count(k) > 1})
@@ -101,14 +106,7 @@ def check_dotenv(text: str, expected: dict[str, str], template: str) -> None:
             file=where,
             hint="write each `item.line` as it is, once",
         )
-    _check_values(text, expected, where)
-
-
-def _check_values(text: str, expected: dict[str, str], where: str) -> None:
-    from dotenv import dotenv_values
-
-    parsed = dotenv_values(stream=io.StringIO(text), interpolate=True)
-    wrong = sorted(name for name, value in expected.items() if parsed.get(name) != value)
+    wrong = sorted(key for key, value in read if value != expected[key])
     if wrong:
         raise RenderError(
             f"the rendered .env reads back different values for {', '.join(wrong)}",

@@ -10,6 +10,8 @@ already quoted by secconf; each renderer then parses its output back and checks 
 from __future__ import annotations
 
 import json
+import re
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +20,35 @@ from secconf.errors import RenderError
 BUNDLED_TEMPLATES = Path(__file__).resolve().parent.parent / "bundled" / "templates"
 
 
+# Strings YAML writes plain, if its resolver also reads them back as strings: names,
+# keys, URLs, base64. Anything else takes the slow, general path below. (A wrong
+# guess could not slip through: every output is parsed back and compared.)
+_PLAIN = re.compile(r"[A-Za-z0-9_./][A-Za-z0-9_./@+=-]*(?::[A-Za-z0-9_./@+=-]+)*")
+
+
+@cache
+def _resolver() -> Any:
+    import yaml
+
+    return yaml.resolver.Resolver()
+
+
+def _is_plain_string(value: str) -> bool:
+    import yaml
+
+    if not _PLAIN.fullmatch(value):
+        return False
+    tag: str = _resolver().resolve(yaml.ScalarNode, value, (True, False))
+    return tag == "tag:yaml.org,2002:str"
+
+
 def _yaml_value(value: Any) -> str:
     """One YAML scalar on one line: plain when YAML reads it back as the same value,
     else double-quoted with every line break and non-printable character escaped."""
     import yaml
 
+    if isinstance(value, str) and _is_plain_string(value):
+        return value
     width = float("inf")
     text: str = yaml.safe_dump(value, default_flow_style=True, width=width, allow_unicode=True)
     text = text.removesuffix("\n...\n").removesuffix("\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -122,8 +123,8 @@ class Schema:
                 out.setdefault(var.group, []).append(var)
         return {name: tuple(members) for name, members in out.items()}
 
-    def digest(self) -> str:
-        """A short hash of the schema's content, recorded where secconf delivers."""
+    @cached_property
+    def _digest(self) -> str:
         import hashlib
         import json
 
@@ -131,3 +132,7 @@ class Schema:
             [s.model_dump(mode="json") for s in self.sections], sort_keys=True
         ).encode()
         return hashlib.sha256(payload).hexdigest()[:16]
+
+    def digest(self) -> str:
+        """A short hash of the schema's content, recorded where secconf delivers."""
+        return self._digest
