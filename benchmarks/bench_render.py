@@ -15,7 +15,7 @@ All measured in the same run:
    figure is rendering, not key storage. Target: 1,000 environments in <= 3 s.
 2. Where the time goes: resolution and each target separately, per environment.
 3. For reference, the whole path of `secconf render --all`: `prepare()` per environment
-   (its file store opened and read for the checksum key, resolution, validation), the
+   (its file store opened and read for the environment key, resolution, validation), the
    three renders, and the atomic writes of the files.
 4. Where kubectl is installed: a bash loop of `kubectl create secret generic NAME
    --from-env-file=FILE --dry-run=client -o yaml`, what a user would script instead,
@@ -102,7 +102,7 @@ class CliPath:
     prepare: float
     render: float
     write: float
-    setup: float  # creating the stores (checksum keys) beforehand; not timed above
+    setup: float  # creating the stores (environment keys) beforehand; not timed above
 
     @property
     def total(self) -> float:
@@ -268,7 +268,7 @@ def measure_breakdown(size: int, vapid_public: str, environ: Mapping[str, str]) 
 
 def measure_cli_path(size: int, vapid_public: str, environ: Mapping[str, str]) -> CliPath:
     """The path of `secconf render --all` for the three targets in one process: per
-    environment prepare() (its file store holds the checksum key: created beforehand,
+    environment prepare() (its file store holds the environment key: created beforehand,
     untimed), the renders, and write_atomic of each artifact to its default path."""
     from secconf.delivery import prepare
     from secconf.files import write_atomic
@@ -288,7 +288,7 @@ def measure_cli_path(size: int, vapid_public: str, environ: Mapping[str, str]) -
         setup_project = Project.open(root)
         for name in setup_project.environments.names():
             environment = setup_project.environments.get(name)
-            prepare(setup_project, environment, notify=quiet, environ=environ, checksum=True)
+            prepare(setup_project, environment, notify=quiet, environ=environ)
         setup = time.perf_counter() - start
 
         times = dict.fromkeys(("prepare", "render", "write"), 0.0)

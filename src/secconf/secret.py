@@ -2,8 +2,9 @@
 
 A `Secret` prints as a mask everywhere (str, repr, f-strings, logs, tracebacks); only
 `reveal()` gives the value, and only delivery code calls it. A fingerprint identifies a
-value without disclosing it: the first 8 hex digits of an HMAC-SHA256, keyed when the
-store's key is at hand so that a low-entropy value cannot be guessed from it.
+value without disclosing it: the first 8 hex digits of an HMAC-SHA256 keyed by the
+environment's random key (kept in its store), so that a low-entropy value cannot be
+guessed from it.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from __future__ import annotations
 from typing import Final
 
 MASK: Final = "********"
-# Without a store key, fingerprints are still domain-separated from a bare SHA-256.
-DEFAULT_FINGERPRINT_KEY: Final = b"secconf fingerprint v1"
 
 
 class Secret:
@@ -44,7 +43,7 @@ class Secret:
         return hmac.compare_digest(self._value.encode(), other._value.encode())
 
     def __hash__(self) -> int:
-        return hash(fingerprint(self._value))
+        return hash(("secconf.Secret", self._value))  # str hashing is keyed per process
 
     def __reduce__(self) -> tuple[object, ...]:
         raise TypeError("a Secret cannot be pickled")
@@ -55,8 +54,12 @@ def reveal(value: str | Secret) -> str:
     return value.reveal() if isinstance(value, Secret) else value
 
 
-def fingerprint(value: str | Secret, key: bytes = DEFAULT_FINGERPRINT_KEY) -> str:
-    """First 8 hex digits of HMAC-SHA256(key, value): shows that a value changed, not what it is."""
+def fingerprint(value: str | Secret, key: bytes | None) -> str | None:
+    """First 8 hex digits of HMAC-SHA256(key, value): shows that a value changed, not what
+    it is. None without a key: a fingerprint under a key anyone knows would let anyone
+    test guesses of a low-entropy value against it."""
+    if key is None:
+        return None
     import hashlib
     import hmac
 

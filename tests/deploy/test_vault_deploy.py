@@ -384,6 +384,10 @@ def test_apply_without_yes_off_a_terminal_refuses_and_writes_nothing(
 ) -> None:  # type: ignore[no-untyped-def]
     d = deployment
     monkeypatch.setattr("sys.stdin", io.StringIO(""))  # not a terminal
+    first = d.run("apply", "--all", "--target", "vault")
+    assert first.code == 2 and "not on a terminal" in first.err
+    assert "secconf keys ensure" in first.err  # it generates nothing without a yes
+    assert d.run("keys", "ensure", "--all").code == 0
     result = d.run("apply", "--all", "--target", "vault")
     assert result.code == 2, result.both
     assert "not on a terminal" in result.err and "--yes" in result.err

@@ -29,7 +29,7 @@ from tests.support.oracles import (
 from tests.support.repo import BUNDLED, Result, make_repo, run, write_env
 
 from secconf.project import Project
-from secconf.store import CHECKSUM_KEY, open_store
+from secconf.store import ENVIRONMENT_KEY, open_store
 
 TARGETS = ("dotenv", "kubernetes", "vault")
 SUFFIX = {"dotenv": "env", "kubernetes": "k8s.yaml", "vault": "vault.json"}
@@ -569,7 +569,7 @@ def test_no_secret_value_in_any_render_output(dev: Path, monkeypatch: pytest.Mon
     keys = stored(dev)
     secrets = [v for k, v in keys.items() if k != "VAPID_PUBLIC_KEY"]
     secrets += [TURNSTILE_SECRET]
-    assert keys[CHECKSUM_KEY] in secrets
+    assert keys[ENVIRONMENT_KEY] in secrets
     assert all(r.code == 0 for r in results + to_stdout)
     # Failing runs: a refused value, a validation error on a secret, a template fault.
     monkeypatch.setenv("CI_TURNSTILE_SECRET", TURNSTILE_SECRET + "\r")

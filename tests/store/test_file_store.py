@@ -16,7 +16,7 @@ import yaml
 from tests.support.repo import ensure_concurrently, make_repo, run
 
 from secconf.project import Project
-from secconf.store import CHECKSUM_KEY, open_store
+from secconf.store import ENVIRONMENT_KEY, open_store
 from secconf.store.masterkey import MasterKey
 
 DEV = """
@@ -43,7 +43,7 @@ def read_values(root: Path, env: str = "dev") -> dict[str, str]:
     return {
         name: entry.current.value.reveal()
         for name, entry in store.read().items()
-        if name != CHECKSUM_KEY
+        if name != ENVIRONMENT_KEY
     }
 
 

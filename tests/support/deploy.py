@@ -182,7 +182,6 @@ def library_plan(root: Path, env: str, target_name: str, *, prune: bool = False)
         project,
         project.environments.get(env),
         notify=lambda _message: None,
-        checksum=target.needs_checksum_key,
     )
     return target, target.plan(prepared, prune=prune)
 

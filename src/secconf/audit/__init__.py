@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from secconf.environment.resolve import Config, Resolved
-from secconf.secret import DEFAULT_FINGERPRINT_KEY, fingerprint
+from secconf.secret import fingerprint
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ def _age_days(created_at: str | None, now: datetime) -> int | None:
 
 
 def sensitive_items(
-    config: Config, fingerprint_key: bytes = DEFAULT_FINGERPRINT_KEY, now: datetime | None = None
+    config: Config, fingerprint_key: bytes | None, now: datetime | None = None
 ) -> list[SensitiveItem]:
     """The inventory rows of one resolved environment."""
     moment = now or datetime.now(UTC)

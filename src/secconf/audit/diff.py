@@ -9,6 +9,10 @@ from secconf.schema.values import canonical_text
 from secconf.secret import fingerprint
 
 
+def _fingerprint(text: str, key: bytes | None) -> str:
+    return fingerprint(text, key) or "(set; no store key to fingerprint it)"
+
+
 @dataclass(frozen=True)
 class DiffRow:
     """One variable in both environments: shown values (fingerprints if sensitive)."""
@@ -30,7 +34,7 @@ class DiffRow:
         }
 
 
-def compare(left: Config, right: Config, key: bytes) -> list[DiffRow]:
+def compare(left: Config, right: Config, key: bytes | None) -> list[DiffRow]:
     """Every schema variable, compared as the application would read it.
 
     Both sides' sensitive values are fingerprinted with the same key, so equal values
@@ -44,7 +48,8 @@ def compare(left: Config, right: Config, key: bytes) -> list[DiffRow]:
             text = config.text(name)
             texts.append(None if text is None else canonical_text(variable, text))
         shown = [
-            None if t is None else (fingerprint(t, key) if variable.sensitive else t) for t in texts
+            None if t is None else (_fingerprint(t, key) if variable.sensitive else t)
+            for t in texts
         ]
         rows.append(DiffRow(name, variable.sensitive, shown[0], shown[1], texts[0] == texts[1]))
     return rows

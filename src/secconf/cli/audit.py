@@ -140,14 +140,11 @@ def audit(
     """
     from secconf.audit import sensitive_items
     from secconf.delivery import read_stored
-    from secconf.secret import DEFAULT_FINGERPRINT_KEY
 
     project = open_project(ctx)
     inventory = Inventory()
     for environment in selected(project, envs, all_):
-        stored, key = (
-            (None, DEFAULT_FINGERPRINT_KEY) if offline else read_stored(project, environment)
-        )
+        stored, key = (None, None) if offline else read_stored(project, environment)
         config = project.resolve(environment, stored=stored)
         inventory.environments[environment.name] = sensitive_items(config, key)
     click.echo(FORMATS[fmt](inventory), nl=False)

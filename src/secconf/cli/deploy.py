@@ -15,7 +15,7 @@ from secconf.cli.common import confirm, environment_options, open_project, selec
 from secconf.cli.keys import notice
 from secconf.deploy import Outcome
 from secconf.deploy.base import Plan
-from secconf.errors import ExitCode
+from secconf.errors import ExitCode, SecconfError
 
 SYMBOLS = {"add": "+", "change": "~", "remove": "-", "unchanged": "="}
 
@@ -215,6 +215,13 @@ def apply(ctx: click.Context, args: DeployArgs, yes: bool) -> int:
     """
     from secconf.deploy import apply_plans
 
+    if not yes and not sys.stdin.isatty():
+        # Show what would change, generating nothing, then refuse: no one can confirm.
+        _report_plans(_plans(ctx, args, generate=False)[1], args.fmt)
+        raise SecconfError(
+            "refusing to apply without confirmation: not on a terminal",
+            hint="pass --yes to apply",
+        )
     deploy_target, outcomes = _plans(ctx, args, generate=True)
     pending = [o for o in outcomes if o.plan is not None and not o.plan.in_sync]
     if pending and not yes:

@@ -36,19 +36,17 @@ def diff(
     key for both sides, so equal values show equal fingerprints)."""
     from secconf.audit.diff import compare
     from secconf.delivery import read_stored
-    from secconf.secret import DEFAULT_FINGERPRINT_KEY
 
     project = open_project(ctx)
     configs = []
-    key = DEFAULT_FINGERPRINT_KEY
-    for i, name in enumerate((left, right)):
+    keys: list[bytes | None] = []
+    for name in (left, right):
         environment = project.environments.get(name)
-        stored, env_key = (
-            (None, DEFAULT_FINGERPRINT_KEY) if offline else read_stored(project, environment)
-        )
-        if i == 0:
-            key = env_key
+        stored, env_key = (None, None) if offline else read_stored(project, environment)
+        keys.append(env_key)
         configs.append(project.resolve(environment, stored=stored))
+    # One key for both sides, so that equal values show equal fingerprints.
+    key = keys[0] or keys[1]
     rows = compare(configs[0], configs[1], key)
     differing = [r for r in rows if not r.same]
     shown = rows if all_variables else differing

@@ -60,7 +60,7 @@ def render(
       secconf render --all --target kubernetes    # out/ENV.k8s.yaml
       secconf render --env staging --target vault --out -
     """
-    from secconf.delivery import prepare
+    from secconf.delivery import preflight, prepare
     from secconf.render import TARGETS, RenderInput
     from secconf.render.templating import Templates
 
@@ -71,13 +71,16 @@ def render(
     if out is not None and len(environments) > 1:
         raise click.UsageError("--out takes a single --env")
     templates = Templates(templates_dir or project.root / "templates")
+    if target != "dotenv-example":
+        for environment in environments:  # one refused environment stops all, untouched
+            preflight(project, environment)
     artifacts: list[Artifact] = []
     for environment in environments:
         if target == "dotenv-example":
             config = project.resolve(environment, stored={}, environ={})
             data = RenderInput(config, templates, b"")
         else:
-            prepared = prepare(project, environment, notify=notice, checksum=target == "kubernetes")
+            prepared = prepare(project, environment, notify=notice)
             data = RenderInput(prepared.config, templates, prepared.checksum_key)
         artifacts.append(TARGETS[target](data))
     for artifact in artifacts:

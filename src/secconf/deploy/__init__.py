@@ -66,7 +66,6 @@ def plan_environments(
                 environment,
                 notify=notify,
                 generate=generate,
-                checksum=target.needs_checksum_key,
             )
             outcome = Outcome(environment.name, plan=target.plan(prepared, prune=prune))
         except SecconfError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 
@@ -11,7 +12,7 @@ from secconf.errors import InputError
 from secconf.keys.generate import generate_group
 from secconf.project import Project
 from secconf.schema.models import Variable
-from secconf.secret import DEFAULT_FINGERPRINT_KEY, fingerprint
+from secconf.secret import fingerprint
 from secconf.store.base import Entry, SecretStore
 
 
@@ -66,7 +67,7 @@ def _algorithm(project: Project, environment: Environment, members: list[Variabl
 
 
 def _report(
-    environment: Environment, store: SecretStore, entry: Entry, status: str, key: bytes
+    environment: Environment, store: SecretStore, entry: Entry, status: str, key: bytes | None
 ) -> KeyReport:
     return KeyReport(
         environment=environment.name,
@@ -81,13 +82,19 @@ def _report(
     )
 
 
-def _fingerprint_key(store: SecretStore) -> bytes:
-    return store.fingerprint_key() or DEFAULT_FINGERPRINT_KEY
+def _fingerprint_key(entries: Mapping[str, Entry]) -> bytes | None:
+    from secconf.store import environment_keys
+
+    keys = environment_keys(entries)
+    return keys.fingerprint if keys else None
 
 
 def ensure_keys(project: Project, environment: Environment, store: SecretStore) -> list[KeyReport]:
     """Generate and store whatever `generate: true` asks for and is not stored yet,
-    and the environment's checksum key."""
+    and the environment's random key (which keys fingerprints and checksums)."""
+    from secconf.store import ensure_environment_key
+
+    key = ensure_environment_key(store).fingerprint
     reports: list[KeyReport] = []
     for group, members in generated_groups(project, environment):
         algorithm = _algorithm(project, environment, members)
@@ -95,12 +102,8 @@ def ensure_keys(project: Project, environment: Environment, store: SecretStore) 
         entries, created = store.create(
             group, names, partial(generate_group, members, algorithm=algorithm)
         )
-        key = _fingerprint_key(store)
         status = "created" if created else "kept"
         reports += [_report(environment, store, entries[n], status, key) for n in names]
-    from secconf.store import ensure_checksum_key
-
-    ensure_checksum_key(store)  # delivery needs it too, and production creates nothing later
     return reports
 
 
@@ -110,7 +113,7 @@ def key_status(project: Project, environment: Environment, store: SecretStore) -
     if not groups:
         return []
     entries = store.read()
-    key = _fingerprint_key(store) if entries else DEFAULT_FINGERPRINT_KEY
+    key = _fingerprint_key(entries)
     reports = []
     for _, members in groups:
         for member in members:
@@ -155,7 +158,7 @@ def rotate_key(
     algorithm = _algorithm(project, environment, members)
     names = [m.name for m in members]
     entries = store.rotate(group, names, lambda: generate_group(members, algorithm=algorithm))
-    key = _fingerprint_key(store)
+    key = _fingerprint_key(store.read())
     return [_report(environment, store, entries[n], "rotated", key) for n in names]
 
 
@@ -166,5 +169,5 @@ def rollback_key(
     group, members = rotation_group(project, environment, variable)
     names = [m.name for m in members]
     entries = store.rollback(group, names)
-    key = _fingerprint_key(store)
+    key = _fingerprint_key(store.read())
     return [_report(environment, store, entries[n], "rolled-back", key) for n in names]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 from secconf.environment.loader import Environment
 from secconf.environment.resolve import StoredValue
@@ -14,10 +15,11 @@ from secconf.store.masterkey import MasterKey, create_key_file, env_var_for, fin
 
 Notify = Callable[[str], None]
 
-# A random key kept in each environment's store: the HMAC key of the checksum
-# annotation on delivered objects, so the annotation changes with any value and
-# reveals none. Its name is not a valid variable name: it cannot clash with one.
-CHECKSUM_KEY = "secconf.checksum-key"
+# A random key kept in each environment's store. From it come the key of the
+# fingerprints secconf prints and the key of the checksum annotation on delivered
+# objects: both change nothing when shown, and reveal nothing about any value. Its name
+# is not a valid variable name, so it can never clash with one.
+ENVIRONMENT_KEY = "secconf.environment-key"
 
 
 def _quiet(message: str) -> None:
@@ -123,14 +125,42 @@ def stored_values(entries: Mapping[str, Entry], store: SecretStore) -> dict[str,
     }
 
 
-def ensure_checksum_key(store: SecretStore) -> bytes:
-    """The environment's checksum key, created in its store on first use."""
+class EnvironmentKeys(NamedTuple):
+    """The keys derived from an environment's random key. Never shown."""
+
+    fingerprint: bytes
+    checksum: bytes
+
+    def __repr__(self) -> str:
+        return "EnvironmentKeys(********)"
+
+
+def environment_keys(entries: Mapping[str, Entry]) -> EnvironmentKeys | None:
+    """The environment's derived keys, when its store holds its random key."""
+    import hashlib
+    import hmac
+
+    entry = entries.get(ENVIRONMENT_KEY)
+    if entry is None:
+        return None
+    material = bytes.fromhex(entry.current.value.reveal())
+
+    def derive(purpose: bytes) -> bytes:
+        return hmac.new(material, purpose, hashlib.sha256).digest()
+
+    return EnvironmentKeys(derive(b"secconf fingerprint/1"), derive(b"secconf checksum/1"))
+
+
+def ensure_environment_key(store: SecretStore) -> EnvironmentKeys:
+    """The environment's keys, its random key created in the store on first use."""
     import secrets
 
     entries, _ = store.create(
-        CHECKSUM_KEY, [CHECKSUM_KEY], lambda: {CHECKSUM_KEY: secrets.token_hex(32)}
+        ENVIRONMENT_KEY, [ENVIRONMENT_KEY], lambda: {ENVIRONMENT_KEY: secrets.token_hex(32)}
     )
-    return bytes.fromhex(entries[CHECKSUM_KEY].current.value.reveal())
+    keys = environment_keys(entries)
+    assert keys is not None
+    return keys
 
 
 __all__ = [

@@ -69,7 +69,3 @@ class SecretStore(Protocol):
     def rollback(self, group: str, names: Sequence[str]) -> dict[str, Entry]:
         """Bring back the values `names` had before their last rotation, as a new version."""
         ...
-
-    def fingerprint_key(self) -> bytes | None:
-        """The key fingerprints are made with, when the store has one."""
-        ...

@@ -121,12 +121,6 @@ class FileStore:
         """True when the store file exists."""
         return self.path.exists()
 
-    def fingerprint_key(self) -> bytes | None:
-        """Fingerprints keyed by the master key, when the store exists."""
-        if not self.exists():
-            return None
-        return self._keys(False).derive("secconf fingerprint/1")
-
     def read(self) -> dict[str, Entry]:
         """Every entry, decrypted and checked; empty when the file does not exist yet."""
         loaded = self._load()

@@ -94,10 +94,6 @@ class VaultStore:
                 entries.update(_entries(data))
         return entries
 
-    def fingerprint_key(self) -> bytes | None:
-        """Vault stores have no master key: fingerprints use the default key."""
-        return None
-
     def create(
         self, group: str, names: Sequence[str], make: Maker
     ) -> tuple[dict[str, Entry], bool]:
