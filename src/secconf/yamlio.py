@@ -191,9 +191,13 @@ class _Converter:
     def scalar(self, node: yaml.ScalarNode, path: YamlPath) -> Any:
         try:
             value = self.scalars.construct_object(node)
-        except yaml.YAMLError as exc:
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError):
+            # The exception's text would quote the value, which may be a secret.
             raise InputError(
-                f"cannot read value: {exc}", file=self.doc.path, line=node.start_mark.line + 1
+                f"cannot read the value as its tag or form says ({node.tag.rsplit(':', 1)[-1]})",
+                file=self.doc.path,
+                line=node.start_mark.line + 1,
+                hint="quote the value to make it a plain string, or remove the `!!` tag",
             ) from None
         if not node.style and not isinstance(value, str) and value is not None:
             self.doc.raw[path] = node.value

@@ -492,3 +492,21 @@ def test_kubeconfig_and_context_are_read_when_secconf_runs(
     text = (d.root / "environments" / "dev.yaml").read_text()
     d.rewrite("dev", text.replace("kubernetes: {", "kubernetes: {context: reachable, "))
     assert check(d, "--env", "dev").code == 0  # the environment file's context
+
+
+def test_binary_keys_secconf_leaves_alone_keep_their_bytes(kube, deployment: Deployment) -> None:  # type: ignore[no-untyped-def]
+    """A key the schema does not know may hold any bytes (a keystore); an apply that
+    changes managed keys writes it back byte for byte."""
+    d = deployment
+    assert apply(d, "--env", "dev").code == 0
+    raw = b"\xff\xfe\x00\x810\x82 binary keystore"
+    edit(
+        kube,
+        secret(kube, d),
+        lambda o: o["data"].update({"keystore.p12": base64.b64encode(raw).decode()}),
+    )
+    edit(kube, secret(kube, d), lambda o: o["data"].update(JWT_SECRET_KEY=b64(HAND_VALUE)))
+    assert apply(d, "--env", "dev").code == 0
+    live = secret(kube, d)
+    assert base64.b64decode(live["data"]["keystore.p12"]) == raw
+    assert check(d, "--env", "dev").code == 0

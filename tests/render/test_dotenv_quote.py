@@ -54,12 +54,9 @@ HOSTILE_VALUES: list[str] = [
     "'\"mixed\"' and \"'mixed'\"",
     "a\\b",
     "a\\\\b",
-    "\\\\",
-    "trailing\\",
-    "\\",
     "\\'",
     '\\"',
-    "C:\\dir\\",
+    "C:\\dir\\x",
     "=",
     "a=b=c",
     "==",
@@ -119,6 +116,8 @@ REFUSED: list[tuple[str, str]] = [
     ("backslashes-backquote", f"{SECRET}\\\\`"),
     ("trailing-backslash-dollar", f"${SECRET}\\"),
     ("trailing-backslash-backquote", f"`{SECRET}\\"),
+    ("trailing-backslash", f"{SECRET}\\"),
+    ("trailing-backslash-pair", f"{SECRET}\\\\"),
     ("surrogate", f"{SECRET}\ud800"),
 ]
 
@@ -217,7 +216,6 @@ def test_long_values_use_both_quotings() -> None:
         ("it's", '"it\'s"'),
         ('it\'s "x"', '"it\'s \\"x\\""'),
         ("a\\\\b", '"a\\\\\\\\b"'),
-        ("trailing\\", '"trailing\\\\"'),
     ],
 )
 def test_quoting_style(value: str, written: str) -> None:

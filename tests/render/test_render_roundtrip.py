@@ -43,7 +43,7 @@ HOSTILE: dict[str, str] = {
     "BOTH_QUOTES": "'\"mixed\"' and \"'mixed'\"",
     "BACKSLASH": "a\\b",
     "BACKSLASH_PAIR": "a\\\\b",
-    "BACKSLASH_TRAILING": "C:\\dir\\",
+    "BACKSLASH_INNER": "C:\\dir\\file",
     "BACKSLASH_ESCAPES": "\\n \\t \\0 \\u00e9 \\$ \\`",
     "EQUALS": "a=b==c=",
     "TABS": "\tTAB\tseparated\t",

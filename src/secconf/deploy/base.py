@@ -43,7 +43,7 @@ class Plan:
     unmanaged: list[str] = field(default_factory=list)  # live keys the schema does not know
     prune: bool = False
     notes: list[str] = field(default_factory=list)  # e.g. metadata to update, nothing secret
-    state: Any = None
+    state: Any = field(default=None, repr=False)  # holds the values to write: never shown
 
     @property
     def pending(self) -> list[KeyChange]:

@@ -15,7 +15,7 @@ import binascii
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -36,8 +36,8 @@ class _Object:
     """One managed object: intended form, live form (None when absent), planned changes."""
 
     kind: str
-    intended: dict[str, Any]
-    live: dict[str, Any] | None
+    intended: dict[str, Any] = field(repr=False)  # their data are values: never shown
+    live: dict[str, Any] | None = field(repr=False)
     changes: list[KeyChange]
     unmanaged: list[str]
     meta_changed: bool
@@ -55,12 +55,6 @@ def _decode(kind: str, data: dict[str, str] | None) -> dict[str, str]:
         except (binascii.Error, UnicodeDecodeError):
             out[key] = "\0undecodable:" + value  # never equal to an intended value
     return out
-
-
-def _encode(kind: str, values: dict[str, str]) -> dict[str, str]:
-    if kind == "ConfigMap":
-        return dict(values)
-    return {k: base64.b64encode(v.encode("utf-8")).decode("ascii") for k, v in values.items()}
 
 
 class KubernetesDeploy:
@@ -181,9 +175,9 @@ class KubernetesDeploy:
         changes, unmanaged = diff_keys(current, desired, managed, key, prune=prune, where=kind)
         live_meta = (live or {}).get("metadata") or {}
         meta_changed = live is not None and any(
-            (live_meta.get(field) or {}).get(k) != v
-            for field in ("labels", "annotations")
-            for k, v in meta[field].items()
+            (live_meta.get(part) or {}).get(k) != v
+            for part in ("labels", "annotations")
+            for k, v in meta[part].items()
         )
         return _Object(kind, intended, live, changes, unmanaged, meta_changed)
 
@@ -248,13 +242,15 @@ class KubernetesDeploy:
         assert obj.live is not None
         body = dict(obj.live)
         meta = dict(body.get("metadata") or {})
-        for field in ("labels", "annotations"):
-            meta[field] = {**(meta.get(field) or {}), **obj.intended["metadata"][field]}
+        for part in ("labels", "annotations"):
+            meta[part] = {**(meta.get(part) or {}), **obj.intended["metadata"][part]}
         body["metadata"] = meta  # keeps resourceVersion: the update is conditional on it
-        current = _decode(obj.kind, body.get("data"))
-        values = {k: v for k, v in current.items() if k in obj.unmanaged}
-        values.update(_decode(obj.kind, obj.intended.get("data")))
-        body["data"] = _encode(obj.kind, values)
+        # Keys secconf leaves alone keep their encoded bytes exactly (they may be binary);
+        # the intended data is already encoded for the object's kind.
+        live_data = body.get("data") or {}
+        data = {k: v for k, v in live_data.items() if k in obj.unmanaged}
+        data.update(obj.intended.get("data") or {})
+        body["data"] = data
         if obj.kind == "Secret":
             body["type"] = body.get("type") or "Opaque"
         return body

@@ -113,6 +113,10 @@ class LiteralValue(NamedTuple):
     text: str
     at: Location
 
+    def __repr__(self) -> str:
+        # The schema decides what is sensitive; this record does not know: mask always.
+        return f"LiteralValue(text='********', at={self.at!r})"
+
 
 class FromEnv(NamedTuple):
     """`from_env: NAME`: the value is read from the process environment at run time (CI)."""

@@ -48,6 +48,10 @@ _REASON_BRACE: Final = (
 _REASON_SURROGATE: Final = (
     "its value contains a lone UTF-16 surrogate, which cannot be written as UTF-8"
 )
+_REASON_TRAILING: Final = (
+    "its value ends with a backslash, which Docker Compose reads as escaping the closing "
+    "quote in any quoting (and python-dotenv does in single quotes)"
+)
 _REASON_MIXED: Final = (
     "its value needs double quotes (it has a single quote, two backslashes in a row "
     "or a trailing backslash) but also has a dollar sign or a backquote, which bash "
@@ -111,6 +115,10 @@ def _unrepresentable_reason(value: str) -> str | None:
         return _REASON_BRACE
     if _SURROGATE_RE.search(value):
         return _REASON_SURROGATE
+    if value.endswith("\\"):
+        # compose-go takes any quote preceded by a backslash as escaped, so no closing
+        # quote can follow a trailing backslash: the value would swallow later lines.
+        return _REASON_TRAILING
     return None
 
 

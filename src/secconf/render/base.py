@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from secconf.environment.resolve import Config
@@ -40,7 +40,7 @@ class Artifact:
 
     target: str
     environment: str
-    content: bytes
+    content: bytes = field(repr=False)  # may hold secrets: never shown
     path: str  # relative to the config repo, from the environment's target settings
     note: str | None = None  # a next step for the user; `{path}` is where it was written
     mode: int = 0o600  # every artifact may hold secrets, but .env.example

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -20,41 +19,36 @@ from secconf.errors import RenderError
 BUNDLED_TEMPLATES = Path(__file__).resolve().parent.parent / "bundled" / "templates"
 
 
-# Strings YAML writes plain, if its resolver also reads them back as strings: names,
-# keys, URLs, base64. Anything else takes the slow, general path below. (A wrong
-# guess could not slip through: every output is parsed back and compared.)
-_PLAIN = re.compile(r"[A-Za-z0-9_./][A-Za-z0-9_./@+=-]*(?::[A-Za-z0-9_./@+=-]+)*")
-
-
-@cache
-def _resolver() -> Any:
-    import yaml
-
-    return yaml.resolver.Resolver()
+# Strings written plain: they start with a letter (so no YAML version reads a number),
+# are not a word some YAML reads as a boolean or null (kubectl's go-yaml takes y/n too),
+# and hold only characters that are plain in any position. Everything else is quoted.
+# (A wrong guess could not slip through: every output is parsed back and compared.)
+_PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_./@+=-]*(?::[A-Za-z0-9_./@+=-]+)*")
+_WORDS = frozenset({"y", "n", "yes", "no", "true", "false", "on", "off", "null"})
 
 
 def _is_plain_string(value: str) -> bool:
-    import yaml
+    return bool(_PLAIN.fullmatch(value)) and value.lower() not in _WORDS
 
-    if not _PLAIN.fullmatch(value):
-        return False
-    tag: str = _resolver().resolve(yaml.ScalarNode, value, (True, False))
-    return tag == "tag:yaml.org,2002:str"
+
+# Characters JSON leaves as they are but YAML reads as line breaks, or refuses.
+_YAML_SPECIAL = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff]")
 
 
 def _yaml_value(value: Any) -> str:
-    """One YAML scalar on one line: plain when YAML reads it back as the same value,
-    else double-quoted with every line break and non-printable character escaped."""
+    """One YAML scalar on one line: a string plain only when every YAML reader (kubectl's
+    too) reads it back as that string, else double-quoted with every line break and
+    non-printable character escaped. Non-strings as YAML writes them."""
     import yaml
 
-    if isinstance(value, str) and _is_plain_string(value):
+    if not isinstance(value, str):
+        text: str = yaml.safe_dump(value, default_flow_style=True, width=float("inf"))
+        return text.removesuffix("\n...\n").removesuffix("\n")
+    if _is_plain_string(value):
         return value
-    width = float("inf")
-    text: str = yaml.safe_dump(value, default_flow_style=True, width=width, allow_unicode=True)
-    text = text.removesuffix("\n...\n").removesuffix("\n")
-    if not isinstance(value, str) or ("\n" not in text and text[:1] not in "'\""):
-        return text
-    quoted: str = yaml.safe_dump(value, default_style='"', width=width, allow_unicode=True)
+    if not _YAML_SPECIAL.search(value):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a YAML scalar
+    quoted: str = yaml.safe_dump(value, default_style='"', width=float("inf"), allow_unicode=True)
     return quoted.removesuffix("\n")
 
 
