@@ -11,7 +11,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from tests.support.repo import make_repo, run, write_env
 
 AMBIGUOUS = [
