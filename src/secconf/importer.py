@@ -11,6 +11,7 @@ nothing.
 from __future__ import annotations
 
 import difflib
+import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,13 +44,25 @@ class ImportReport:
         return not self.unknown and not self.skipped
 
 
-def read_dotenv(path: Path) -> dict[str, str | None]:
-    """The variables of a .env file as python-dotenv reads them (no interpolation)."""
-    from dotenv import dotenv_values
+def read_dotenv(path: Path) -> tuple[dict[str, str | None], list[int]]:
+    """The variables of a .env file as python-dotenv reads them (no interpolation), and
+    the numbers of the lines it cannot parse (which it would skip with a log line)."""
+    from dotenv.parser import parse_stream
 
     if not path.is_file():
         raise InputError(f"no such file: {path}", hint="give the path of an existing .env file")
-    return dict(dotenv_values(path, interpolate=False))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {path}: {type(exc).__name__}") from None
+    values: dict[str, str | None] = {}
+    unreadable: list[int] = []
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            unreadable.append(binding.original.line)
+        elif binding.key is not None:
+            values[binding.key] = binding.value
+    return values, unreadable
 
 
 def _plan(
@@ -107,15 +120,55 @@ def _wanted_lines(
     return lines
 
 
+def _replaced_groups(
+    project: Project, env_name: str, groups: dict[str, dict[str, str]]
+) -> list[str]:
+    """The groups whose stored values the import would change (a rotation, in effect)."""
+    from secconf.store import open_store
+
+    if not groups or not (project.root / ENVIRONMENTS_DIR / f"{env_name}.yaml").exists():
+        return []
+    store = open_store(project, project.environments.get(env_name))
+    entries = store.read() if store.exists() else {}
+    return [
+        group
+        for group, values in groups.items()
+        if any(n in entries and entries[n].current.value.reveal() != v for n, v in values.items())
+    ]
+
+
+def _impact(project: Project, groups: list[str]) -> str:
+    from secconf.keys.lifecycle import rotation_impact
+
+    members = [v for v in project.schema.variables.values() if (v.group or v.name) in groups]
+    return rotation_impact(members)
+
+
 def import_dotenv(
-    project: Project, env_name: str, dotenv_path: Path, *, notify: Callable[[str], None]
+    project: Project,
+    env_name: str,
+    dotenv_path: Path,
+    *,
+    notify: Callable[[str], None],
+    replace: bool = False,
 ) -> ImportReport:
     """Import `dotenv_path` into environment `env_name` (its file is created if needed)."""
     from secconf.store import open_store
 
     env_file = project.root / ENVIRONMENTS_DIR / f"{env_name}.yaml"
     report = ImportReport(env_name, f"{ENVIRONMENTS_DIR}/{env_name}.yaml")
-    literals, groups = _plan(project.schema, read_dotenv(dotenv_path), report)
+    values, unreadable = read_dotenv(dotenv_path)
+    report.skipped += [(f"line {n}", "python-dotenv cannot parse it") for n in unreadable]
+    literals, groups = _plan(project.schema, values, report)
+    replacing = _replaced_groups(project, env_name, groups)
+    if replacing and not replace:
+        names = ", ".join(n for g in replacing for n in groups[g])
+        raise SecconfError(
+            f"importing would replace the stored {names} of {env_name}: "
+            f"{_impact(project, replacing)}",
+            hint="pass --yes to replace them (the current versions are kept as previous, "
+            "so `secconf keys rollback` can restore generated keys)",
+        )
     original = env_file.read_text(encoding="utf-8") if env_file.exists() else None
     lines = _wanted_lines(project, env_name, literals, groups)
     report.literals = list(literals)
@@ -132,8 +185,8 @@ def import_dotenv(
         fresh = Project(project.root)
         environment = fresh.environments.get(env_name)  # the edited file must still load
         store = open_store(fresh, environment, notify=notify)
-        for group, values in groups.items():
-            report.stored += _store_group(store, group, values)
+        for group, members in groups.items():
+            report.stored += _store_group(store, group, members)
     except SecconfError:
         _restore(env_file, original)
         raise

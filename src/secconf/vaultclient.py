@@ -31,6 +31,7 @@ class VaultConnection:
     namespace: str | None
     verify: bool | str
     timeout: float = 10.0
+    from_repo: bool = False  # the address came from an environment file, not VAULT_ADDR
 
     def __repr__(self) -> str:
         return f"VaultConnection(address={self.address!r}, namespace={self.namespace!r})"
@@ -51,6 +52,15 @@ def vault_connection(
     """Connection settings from the environment (first) and the config repo (address only)."""
     env = os.environ if environ is None else environ
     address = env.get("VAULT_ADDR") or configured_address
+    from_repo = not env.get("VAULT_ADDR")
+    if address and from_repo and not _safe_for_token(address):
+        # The token belongs to the person or CI job; the address to whoever last edited
+        # the file. Never send it in clear to a host the repository names.
+        raise error(
+            f"refusing to send the Vault token over plain http to {address}, an address "
+            "taken from the environment file",
+            hint="use an https:// address, or export VAULT_ADDR to choose it yourself",
+        )
     if not address:
         raise error(
             "no Vault address: VAULT_ADDR is not set and the environment file names none",
@@ -67,7 +77,18 @@ def vault_connection(
         verify = env["VAULT_CACERT"]
     if skip_verify or env.get("VAULT_SKIP_VERIFY", "").lower() in _TRUE:
         verify = False
-    return VaultConnection(address.rstrip("/"), token, env.get("VAULT_NAMESPACE") or None, verify)
+    return VaultConnection(
+        address.rstrip("/"), token, env.get("VAULT_NAMESPACE") or None, verify, from_repo=from_repo
+    )
+
+
+def _safe_for_token(address: str) -> bool:
+    """https, or plain http to this machine only."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address)
+    loopback = (parts.hostname or "") in ("127.0.0.1", "localhost", "::1")
+    return parts.scheme == "https" or (parts.scheme == "http" and loopback)
 
 
 def _token_file(home: Path) -> str | None:

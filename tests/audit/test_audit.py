@@ -172,3 +172,24 @@ def test_diff_shows_equal_secrets_with_equal_fingerprints(
     rows = {r["name"]: r for r in json.loads(result.out)["variables"]}
     turnstile = rows["TURNSTILE_SECRET_KEY"]
     assert turnstile["same"] and turnstile["left"] == turnstile["right"]
+
+
+def test_offline_audit_does_not_call_stored_keys_missing(bundled: Path) -> None:
+    result = run(bundled, "audit", "--env", "staging", "--format", "json", "--offline")
+    jwt = json.loads(result.out)["environments"][0]["variables"][0]
+    assert jwt["missing"] is False and jwt["provenance"]["store_read"] is False
+    assert jwt["fingerprint"] is None  # no store read, no key to fingerprint with
+    table = run(bundled, "audit", "--env", "staging", "--offline")
+    assert "generated (store not read: --offline)" in table.out
+
+
+def test_imported_values_show_their_store_provenance(bundled: Path, tmp_path: Path) -> None:
+    source = tmp_path / "old.env"
+    source.write_text("TURNSTILE_SECRET_KEY='imported-turnstile-secret'\n")
+    assert run(bundled, "import", str(source), "--env", "development").code == 0
+    result = run(bundled, "audit", "--env", "development", "--format", "json")
+    turnstile = json.loads(result.out)["environments"][0]["variables"][2]
+    assert turnstile["provenance"]["kind"] == "stored"
+    assert turnstile["provenance"]["backend"] == "file" and turnstile["provenance"]["version"] == 1
+    assert turnstile["set"] is True and "imported-turnstile-secret" not in result.out
+    assert "stored (file v1," in run(bundled, "audit", "--env", "development").out

@@ -108,7 +108,7 @@ def test_list_rules() -> None:
     result = run(None, "validate", "--list-rules")
     assert result.code == 0
     listed = [line.split()[0] for line in result.out.splitlines()]
-    assert listed == [f"SC{n:03d}" for n in range(1, 20)]
+    assert listed == [f"SC{n:03d}" for n in range(1, 21)]
 
 
 # Bad input: exit 2, one line naming the file (and line), never a traceback.
@@ -128,6 +128,14 @@ BAD_INPUT = {
     "unknown-key": (
         "valeus: {}\n",
         r"environments/bad\.yaml:1: valeus: Extra inputs are not permitted",
+    ),
+    "placeholder": (
+        'targets:\n  vault:\n    secret_path: "{app}/x"\n',
+        r"environments/bad\.yaml:3: targets\.vault\.secret_path: unknown placeholder \{app\}",
+    ),
+    "tag-mismatch": (
+        "values:\n  TURNSTILE_SECRET_KEY: !!int not-a-number-secret\n",
+        r"environments/bad\.yaml:2: cannot read the value as its tag or form says \(int\)",
     ),
     "not-utf8": (b"values:\n  A: \xff\n", r"environments/bad\.yaml: not valid UTF-8"),
 }
@@ -149,6 +157,7 @@ def test_bad_input_exits_2_with_one_located_line(tmp_path: Path, case: str) -> N
     first = result.err.splitlines()[0]
     assert re.search(pattern, first), result.err
     assert "Traceback" not in result.err
+    assert "not-a-number-secret" not in result.err  # a value is never quoted back
     assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
 
 
@@ -224,7 +233,7 @@ def test_internal_error_is_exit_3_without_traceback(
 ) -> None:
     import secconf.validate as validate_module
 
-    def boom(config: object) -> list:
+    def boom(config: object, **options: object) -> list:
         raise RuntimeError("value-that-might-be-secret")
 
     monkeypatch.setattr(validate_module, "validate", boom)
@@ -266,3 +275,15 @@ def test_console_entry_point_enables_garbage_collection_for_the_command(bundled:
     result = _subprocess("-c", code, cwd=bundled)
     assert result.returncode == 0, result.stderr
     assert "GC True" in result.stderr
+
+
+def test_sc020_production_sharing_a_master_key_file(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo", {})
+    write_env(root, "dev", "values: {}\n")
+    write_env(root, "prod", "production: true\nvalues: {}\n")
+    shared = run(root, "validate", "--env", "prod", "--format", "json")
+    finding = [f for f in json.loads(shared.out)["environments"][0]["findings"] if f["code"] == "SC020"]
+    assert finding and finding[0]["severity"] == "warning" and "dev" in finding[0]["message"]
+    write_env(root, "prod", "production: true\nvalues: {}\nstore:\n  file: {key_file: .secconf/prod.key}\n")
+    own = run(root, "validate", "--env", "prod", "--format", "json")
+    assert '"SC020"' not in own.out

@@ -520,3 +520,21 @@ def test_certificate_failure_is_not_retried(
         refused = apply(d, "--env", "dev")
     assert refused.code == 2
     assert "transient failure" not in refused.err, refused.err
+
+
+def test_a_write_whose_answer_was_lost_is_not_called_a_conflict(
+    vault, deployment: Deployment
+) -> None:  # type: ignore[no-untyped-def]
+    """The write lands, the reply is lost, the retry meets its own version: that is
+    success, not someone else's edit."""
+    d = deployment
+    if not loopback(vault):
+        pytest.skip("needs the loopback server to lose a reply")
+    assert apply(d, "--env", "dev").code == 0
+    path = d.vault_path("dev")
+    vault.kv_write(MOUNT, path, {**vault.kv_read(MOUNT, path), "JWT_SECRET_KEY": HAND_VALUE})
+    vault.lose_reply_next(1, data_of(d))
+    result = apply(d, "--env", "dev")
+    assert result.code == 0, result.both
+    assert "changed after it was read" not in result.err
+    assert d.run("check", "--env", "dev", "--target", "vault").code == 0

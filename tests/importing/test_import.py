@@ -134,7 +134,11 @@ def test_existing_file_keeps_its_comments_and_changed_values_update(
     assert text.startswith("# my notes\ndescription: dev  # mine\n")
     assert "  JWT_ALGORITHM: HS384  # was\n" in text and "  DEFAULT_USER_ROLE: user\n" in text
     write_dotenv(source, {"JWT_ALGORITHM": "HS384", "TURNSTILE_SECRET_KEY": "second-secret-value"})
-    result = run(repo, "import", str(source), "--env", "development")
+    refused = run(repo, "import", str(source), "--env", "development")
+    assert refused.code == 2 and "would replace the stored TURNSTILE_SECRET_KEY" in refused.err
+    assert "--yes" in refused.err and "second-secret-value" not in refused.both
+    assert stored(repo, "development")["TURNSTILE_SECRET_KEY"] == "first-secret-value"
+    result = run(repo, "import", str(source), "--env", "development", "--yes")
     assert "TURNSTILE_SECRET_KEY: updated in the secret store" in result.out
     assert stored(repo, "development")["TURNSTILE_SECRET_KEY"] == "second-secret-value"
 
@@ -183,3 +187,12 @@ def test_from_store_value_missing_is_an_error(repo: Path) -> None:
     write_env(repo, "development", "values:\n  TURNSTILE_SECRET_KEY: {from_store: true}\n")
     result = run(repo, "validate", "--env", "development", "--format", "json")
     assert result.code == 1 and '"code": "SC019"' in result.out
+
+
+def test_lines_python_dotenv_cannot_parse_are_reported(repo: Path, tmp_path: Path) -> None:
+    source = tmp_path / "old.env"
+    source.write_text('JWT_ALGORITHM=HS384\nTURNSTILE_SECRET_KEY="unterminated-secret\n')
+    result = run(repo, "import", str(source), "--env", "development")
+    assert result.code == 1
+    assert "line 2: not imported: python-dotenv cannot parse it" in result.err
+    assert "unterminated-secret" not in result.both

@@ -355,3 +355,33 @@ def test_no_secret_value_in_any_keys_or_store_output(repo: Path) -> None:
         assert value not in text
         assert value.rstrip("=")[:16] not in text
     assert re.search(r"fp [0-9a-f]{8}", text)
+
+
+def test_a_store_file_with_yaml_aliases_is_refused_fast(repo: Path) -> None:
+    """A store arrives by pull request: an alias chain must not expand to gigabytes."""
+    chain = ["b0: &b0 [x, x, x, x, x, x, x, x, x]"] + [
+        f"b{i}: &b{i} [{', '.join(['*b' + str(i - 1)] * 9)}]" for i in range(1, 9)
+    ]  # 9**9 = 387 million items once expanded
+    text = store_path(repo).read_text()
+    store_path(repo).write_text(text.replace("entries:", "\n".join(chain) + "\nentries:", 1))
+    code, err = status(repo)
+    assert code == 2 and "integrity check failed" in err
+
+
+def test_an_unquoted_date_is_an_edit_not_a_crash(repo: Path) -> None:
+    text = store_path(repo).read_text()
+    store_path(repo).write_text(
+        text.replace("created_at: '", "created_at: ", 1).replace("Z'\n", "Z\n", 1)
+    )
+    code, err = status(repo)
+    assert code == 2 and "integrity check failed" in err
+
+
+def test_a_key_file_outside_secconf_dir_ignores_only_itself(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "r", {"dev": DEV + "store:\n  file: {key_file: master.key}\n"})
+    (root / ".gitignore").write_text("node_modules/\n")
+    assert run(root, "keys", "ensure", "--env", "dev").code == 0
+    lines = (root / ".gitignore").read_text().splitlines()
+    assert lines[0] == "node_modules/" and "master.key" in lines and "*" not in lines
+    assert (root / ".secconf" / "locks" / ".gitignore").read_text().splitlines()[-1] == "*"
+    assert not (root / "secrets" / ".gitignore").exists()  # the store stays committable

@@ -442,6 +442,7 @@ class _Fault:
     status: int = 0
     seconds: float = 0.0
     errors: list[str] | None = None
+    method: str | None = None  # only requests of this method, when set
 
 
 @dataclass
@@ -898,6 +899,14 @@ class VaultServer:
         """Close the connection of the next ``n`` matching requests without answering."""
         self._add_fault(_Fault("drop", n, path_prefix))
 
+    def lose_reply_next(
+        self, n: int, path_prefix: str | None = None, method: str | None = "POST"
+    ) -> None:
+        """Serve the next ``n`` matching requests (writes by default), then close the
+        connection without sending the answer: the write happened, the client cannot
+        know it."""
+        self._add_fault(_Fault("lose", n, path_prefix, method=method))
+
     def _add_fault(self, fault: _Fault) -> None:
         """Queue a fault; faults of one kind are consumed in the order added."""
         if fault.remaining <= 0:
@@ -905,11 +914,13 @@ class VaultServer:
         with self._lock:
             self._faults.append(fault)
 
-    def _take_fault(self, kind: str, url_path: str) -> _Fault | None:
+    def _take_fault(self, kind: str, url_path: str, method: str | None = None) -> _Fault | None:
         """Consume one use of the first queued fault of ``kind`` matching the path."""
         with self._lock:
             for fault in self._faults:
                 if fault.kind != kind or not self._prefix_matches(fault.prefix, url_path):
+                    continue
+                if fault.method is not None and fault.method != method:
                     continue
                 fault.remaining -= 1
                 if fault.remaining <= 0:
@@ -1060,6 +1071,8 @@ class VaultServer:
             return None
         response = self._respond(request)
         self._record(request, response.status)
+        if self._take_fault("lose", request.url_path, method) is not None:
+            return None
         return response
 
     def _respond(self, request: _Request) -> _Response:

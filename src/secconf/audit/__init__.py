@@ -93,12 +93,12 @@ class Inventory:
 def _provenance(resolved: Resolved) -> dict[str, Any]:
     p = resolved.provenance
     out: dict[str, Any] = {"kind": p.kind}
-    if p.at is not None and p.kind in ("literal", "from_env", "generated"):
+    if p.at is not None and p.kind in ("literal", "from_env", "generated", "stored"):
         out["file"] = p.at.file
         out["line"] = p.at.line
     if p.kind == "from_env":
         out["env_var"] = p.env_var
-    if p.kind == "generated":
+    if p.kind in ("generated", "stored"):
         out.update(backend=p.backend, version=p.version, created_at=p.created_at)
     return out
 
@@ -136,9 +136,14 @@ def _age_days(created_at: str | None, now: datetime) -> int | None:
 
 
 def sensitive_items(
-    config: Config, fingerprint_key: bytes | None, now: datetime | None = None
+    config: Config,
+    fingerprint_key: bytes | None,
+    now: datetime | None = None,
+    *,
+    store_read: bool = True,
 ) -> list[SensitiveItem]:
-    """The inventory rows of one resolved environment."""
+    """The inventory rows of one resolved environment. `store_read=False` (--offline):
+    values from the store are unknown, not missing."""
     moment = now or datetime.now(UTC)
     items = []
     for name, resolved in config.values.items():
@@ -149,7 +154,15 @@ def sensitive_items(
         is_set = bool(text)
         kind = resolved.provenance.kind
         # Missing: a value is expected and none is there (not an empty documented default).
-        missing = not is_set and (kind in ("generated", "from_env") or variable.auto_generated)
+        from_store = kind in ("generated", "stored")
+        missing = not is_set and (
+            kind == "from_env"
+            or (from_store and store_read)
+            or (kind == "default" and variable.auto_generated)
+        )
+        provenance = _provenance(resolved)
+        if from_store and not store_read:
+            provenance["store_read"] = False
         items.append(
             SensitiveItem(
                 environment=config.environment.name,
@@ -157,7 +170,7 @@ def sensitive_items(
                 section=variable.section,
                 description=variable.description,
                 is_set=is_set,
-                provenance=_provenance(resolved),
+                provenance=provenance,
                 destinations=_destinations(config, name),
                 fingerprint=fingerprint(text, fingerprint_key) if is_set and text else None,
                 age_days=_age_days(resolved.provenance.created_at, moment),

@@ -31,10 +31,12 @@ def _provenance_text(item: SensitiveItem) -> str:
         return f"PLAINTEXT literal at {p['file']}:{p['line']}"
     if kind == "from_env":
         return f"from_env {p['env_var']}"
-    if kind == "generated":
+    if kind in ("generated", "stored"):
+        if p.get("store_read") is False:
+            return f"{kind} (store not read: --offline)"
         if p.get("version") is None:
-            return "generated (not yet stored)"
-        return f"generated ({p['backend']} v{p['version']}, {p['created_at']})"
+            return f"{kind} (not in the store)"
+        return f"{kind} ({p['backend']} v{p['version']}, {p['created_at']})"
     return "schema default"
 
 
@@ -146,7 +148,9 @@ def audit(
     for environment in selected(project, envs, all_):
         stored, key = (None, None) if offline else read_stored(project, environment)
         config = project.resolve(environment, stored=stored)
-        inventory.environments[environment.name] = sensitive_items(config, key)
+        inventory.environments[environment.name] = sensitive_items(
+            config, key, store_read=not offline
+        )
     click.echo(FORMATS[fmt](inventory), nl=False)
     summary = inventory.summary()
     failing = summary["missing"] + summary["plaintext"] + summary["overdue"]

@@ -96,16 +96,20 @@ def _target(name: str, context: str | None, tls_skip_verify: bool) -> Any:
         status = getattr(exc, "status", None) or type(exc).__name__
         notice(f"transient failure ({status}); retry {attempt} in {delay:.1f} s")
 
-    if tls_skip_verify:
+    import os
+
+    from_env = os.environ.get("VAULT_SKIP_VERIFY", "").lower() in ("1", "true", "yes", "on")
+    if name == "vault" and (tls_skip_verify or from_env):
         import warnings
 
         import urllib3
 
-        notice("warning: TLS certificates of Vault are NOT verified (--tls-skip-verify)")
+        why = "--tls-skip-verify" if tls_skip_verify else "VAULT_SKIP_VERIFY"
+        notice(f"warning: TLS certificates of Vault are NOT verified ({why})")
         # Said once above; urllib3 would repeat it for every request.
         warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
     if name == "vault":
-        return make_target(name, skip_tls_verify=tls_skip_verify, on_retry=on_retry)
+        return make_target(name, skip_tls_verify=tls_skip_verify, on_retry=on_retry, notify=notice)
     return make_target(name, context=context, on_retry=on_retry)
 
 

@@ -16,20 +16,26 @@ from secconf.errors import ExitCode
 @click.option(
     "--env", "-e", "env", required=True, metavar="NAME", help="The environment to import into."
 )
+@click.option(
+    "--yes",
+    is_flag=True,
+    help="Replace values already in the store that the file gives differently (a rotation).",
+)
 @click.pass_context
-def import_(ctx: click.Context, dotenv_file: Path, env: str) -> int:
+def import_(ctx: click.Context, dotenv_file: Path, env: str, yes: bool) -> int:
     """Import an existing .env file into an environment (created if it does not exist).
 
     Non-sensitive values become literals in environments/NAME.yaml; sensitive values
     go into the secret store (never into YAML): keys secconf can generate under
     `{generate: true}`, the others under `{from_store: true}`. Unknown names are
     reported with a did-you-mean hint and exit 1; nothing is dropped silently. Running
-    it twice changes nothing the second time.
+    it twice changes nothing the second time. A value already stored differently is
+    replaced only with --yes, after saying what replacing it breaks.
     """
     from secconf.importer import import_dotenv
 
     project = open_project(ctx)
-    report = import_dotenv(project, env, dotenv_file, notify=notice)
+    report = import_dotenv(project, env, dotenv_file, notify=notice, replace=yes)
     if report.created_file:
         click.echo(f"created {report.env_file}")
     elif report.file_changed:

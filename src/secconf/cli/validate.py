@@ -56,7 +56,7 @@ def validate(
       secconf validate --all --format github   # in a GitHub Actions step
     """
     from secconf.delivery import read_stored
-    from secconf.validate import RULES
+    from secconf.validate import RULES, shared_key_files
     from secconf.validate import validate as run_rules
 
     if list_rules:
@@ -64,11 +64,15 @@ def validate(
             click.echo(f"{rule.code}  {rule.name:<30} {rule.summary}")
         return int(ExitCode.OK)
     project = open_project(ctx)
+    sharing = shared_key_files(project)
     reports: list[EnvironmentReport] = []
     for environment in selected(project, envs, all_):
         stored = None if offline else read_stored(project, environment)[0]
         config = project.resolve(environment, stored=stored)
-        reports.append(EnvironmentReport(environment.name, run_rules(config)))
+        shared = sharing.get(environment.name, ())
+        reports.append(
+            EnvironmentReport(environment.name, run_rules(config, shares_key_with=shared))
+        )
     click.echo(REPORTERS[fmt](reports), nl=False)
     failing = {"error"} if fail_on == "error" else {"error", "warning"}
     failed = any(f.severity in failing for r in reports for f in r.findings)

@@ -36,8 +36,11 @@ class VaultDeploy:
         skip_tls_verify: bool = False,
         policy: RetryPolicy | None = None,
         on_retry: Any = None,
+        notify: Any = None,
     ) -> None:
         self.skip_tls_verify = skip_tls_verify
+        self.notify = notify
+        self._announced: set[str] = set()
         self.policy = policy
         self.on_retry = on_retry
         # One hvac client (one session, kept-alive connections) per thread and Vault:
@@ -67,6 +70,12 @@ class VaultDeploy:
         connection = vault_connection(
             settings.address, DeployError, skip_verify=self.skip_tls_verify
         )
+        if connection.from_repo and self.notify and connection.address not in self._announced:
+            self._announced.add(connection.address)
+            self.notify(
+                f"sending the Vault token to {connection.address}, the address in "
+                f"{config.environment.file} (VAULT_ADDR is not set)"
+            )
         client = self._client(connection)
         path = settings.secret_path.format(env=config.environment.name)
         raw, version, custom = self._read(connection, client, settings.mount, path)
@@ -122,6 +131,13 @@ class VaultDeploy:
         values = {str(k): v for k, v in (data.get("data") or {}).items()}
         return values, int(meta.get("version") or 0), meta.get("custom_metadata")
 
+    def _landed(
+        self, connection: VaultConnection, client: Any, mount: str, path: str, state: Any
+    ) -> bool:
+        """True when the secret now holds exactly the payload, one version on."""
+        values, version, _ = self._read(connection, client, mount, path)
+        return bool(version == state["version"] + 1 and values == state["payload"])
+
     def apply(self, plan: Plan) -> ApplyResult:
         """Write the secret with cas = the version the plan read; then the metadata marks."""
         if plan.in_sync:
@@ -132,20 +148,25 @@ class VaultDeploy:
         mount, path = state["mount"], state["path"]
         writes = 0
         if plan.pending:
+            attempts = 0
 
             def write() -> Any:
+                nonlocal attempts
+                attempts += 1
                 try:
                     return client.secrets.kv.v2.create_or_update_secret(
                         path=path, secret=state["payload"], cas=state["version"], mount_point=mount
                     )
                 except Exception as exc:
-                    if is_cas_mismatch(exc):
-                        raise DeployError(
-                            f"{mount}/{path} changed after it was read (someone wrote version "
-                            f"{state['version'] + 1} or later); nothing was overwritten",
-                            hint="run `secconf plan` again to see the new state, then apply",
-                        ) from None
-                    raise
+                    if not is_cas_mismatch(exc):
+                        raise
+                    if attempts > 1 and self._landed(connection, client, mount, path, state):
+                        return None  # an earlier attempt was written; its answer was lost
+                    raise DeployError(
+                        f"{mount}/{path} changed after it was read (someone wrote version "
+                        f"{state['version'] + 1} or later); nothing was overwritten",
+                        hint="run `secconf plan` again to see the new state, then apply",
+                    ) from None
 
             self._call(connection, f"writing {mount}/{path}", write)
             writes += 1

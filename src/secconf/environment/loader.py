@@ -220,6 +220,8 @@ def _build(parsed: _Parsed, parent: Environment | None) -> Environment:
     )
     store = _settings(StoreSettings, store_data, parsed.doc, "store")
     targets = _settings(Targets, targets_data, parsed.doc, "targets")
+    _check_placeholders(store_data, ("store",), parsed.doc)
+    _check_placeholders(targets_data, ("targets",), parsed.doc)
     production = spec.production
     if production is None:
         production = parent.production if parent else False
@@ -234,6 +236,37 @@ def _build(parsed: _Parsed, parent: Environment | None) -> Environment:
         store=store,
         targets=targets,
     )
+
+
+# The placeholders a setting may use: {env} everywhere, {app} in Kubernetes names.
+_PLACEHOLDERS = {"env"}
+_KUBERNETES_NAMES = {"secret_name", "configmap_name"}
+
+
+def _check_placeholders(data: dict[str, Any], path: tuple[str, ...], doc: Document) -> None:
+    import string
+
+    for key, value in data.items():
+        where = (*path, key)
+        if isinstance(value, dict):
+            _check_placeholders(value, where, doc)
+            continue
+        if not isinstance(value, str):
+            continue
+        allowed = _PLACEHOLDERS | ({"app"} if key in _KUBERNETES_NAMES else set())
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(value) if f is not None]
+        except ValueError:
+            fields = ["(unbalanced braces)"]
+        unknown = [f for f in fields if f not in allowed]
+        if unknown:
+            raise InputError(
+                f"{'.'.join(where)}: unknown placeholder {{{unknown[0]}}}",
+                file=doc.path,
+                line=doc.nearest_line(where),
+                hint=f"use {', '.join('{' + a + '}' for a in sorted(allowed))}, or double the "
+                "braces ({{ }}) for a literal brace",
+            )
 
 
 def _settings(model: Any, data: dict[str, Any], doc: Document, key: str) -> Any:

@@ -118,7 +118,7 @@ def _sharing(project: Project, key_file: Path) -> list[Environment]:
 
 
 def _written_with(store: FileStore, key: MasterKey) -> bool:
-    import yaml
+    from secconf.yamlio import parse_document
 
-    data = yaml.safe_load(store.path.read_text(encoding="utf-8"))
-    return isinstance(data, dict) and data.get("key_check") == key.key_check()
+    data = parse_document(store.path.read_text(encoding="utf-8"), store.location).data
+    return data.get("key_check") == key.key_check()

@@ -23,7 +23,7 @@ from secconf.errors import StoreError
 from secconf.files import write_atomic
 from secconf.secret import Secret
 from secconf.store.base import MAX_PREVIOUS, Entry, Maker, Version, utc_now
-from secconf.store.masterkey import MasterKey
+from secconf.store.masterkey import MasterKey, private_directory
 
 FORMAT = "secconf-store/1"
 CIPHER = "AES-256-GCM"
@@ -109,10 +109,10 @@ class FileStore:
         keys: KeyProvider,
         *,
         shown: str,
-        lock_path: Path | None = None,
+        lock_path: Path,
     ) -> None:
         self.path = path
-        self.lock_path = lock_path or path.with_name(path.name + ".lock")
+        self.lock_path = lock_path  # in a directory of its own: it gets a .gitignore of `*`
         self.environment = environment
         self.location = shown
         self._keys = keys
@@ -212,7 +212,7 @@ class FileStore:
         # The master key first: when there is none and none may be created (production),
         # the write stops here, before anything (even a lock file) touches the disk.
         self._keys(not self.exists())
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        private_directory(self.lock_path.parent)
         return FileLock(str(self.lock_path), timeout=LOCK_TIMEOUT_SECONDS)
 
     def _empty_body(self, key: MasterKey) -> dict[str, Any]:
@@ -232,19 +232,23 @@ class FileStore:
         return loaded
 
     def _load(self) -> tuple[_Sealer, dict[str, Entry], dict[str, Any]] | None:
-        import yaml
-
-        from secconf.yamlio import safe_load
+        from secconf.errors import InputError
+        from secconf.yamlio import parse_document
 
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return None
         except (OSError, UnicodeDecodeError) as exc:
-            raise StoreError(f"cannot read the store {self.location}: {exc}") from None
+            raise StoreError(
+                f"cannot read the store {self.location}: {type(exc).__name__}",
+                hint="check the file's permissions and encoding",
+            ) from None
         try:
-            data = safe_load(text)
-        except yaml.YAMLError:
+            # The strict reader: a store file arrives by pull request, and YAML aliases
+            # in it could expand to gigabytes.
+            data = parse_document(text, self.location).data
+        except InputError:
             raise _integrity(f"{self.location} is not a complete store file") from None
         body, tag = _split(data, self.location)
         if body["environment"] != self.environment:
@@ -257,11 +261,14 @@ class FileStore:
             raise StoreError(
                 f"cannot decrypt {self.location}: wrong master key? (it was written with "
                 f"key {body['key_check']}, the key from {key.source} is {key.key_check()})",
-                hint="use the master key this store was written with (see the README: "
-                "sharing the master key)",
+                hint="use the master key this store was written with (README: sharing the "
+                "master key); if a `secconf store rekey` was interrupted, run it again",
             )
         sealer = _Sealer(key, self.environment)
-        sealer.verify(body, tag)
+        try:
+            sealer.verify(body, tag)
+        except TypeError:  # a value YAML read as something other than text
+            raise _integrity(f"{self.location} has been edited") from None
         entries = {name: _entry(sealer, name, doc) for name, doc in body["entries"].items()}
         return sealer, entries, body
 

@@ -97,7 +97,7 @@ def create_key_file(key_file: Path) -> tuple[MasterKey, bool]:
     one that won.
     """
     key_file.parent.mkdir(parents=True, exist_ok=True)
-    _ignore_in_git(key_file.parent)
+    _ignore_in_git(key_file)
     text = base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode("ascii") + "\n"
     tmp = key_file.with_name(f".{key_file.name}.{os.getpid()}.{secrets.token_hex(4)}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -117,10 +117,28 @@ def create_key_file(key_file: Path) -> tuple[MasterKey, bool]:
     return parse_key(key_file.read_text(encoding="ascii"), str(key_file)), created
 
 
-def _ignore_in_git(directory: Path) -> None:
-    # The key directory ignores itself, so the key cannot be committed by accident even
-    # in a repository whose .gitignore forgot it.
+def _ignore_in_git(key_file: Path) -> None:
+    """Keep the key out of git even in a repository whose .gitignore forgot it: a
+    `.secconf/` directory ignores all it holds; elsewhere only the key file is added to
+    its directory's .gitignore (the store beside it is meant to be committed)."""
+    if key_file.parent.name == ".secconf":
+        private_directory(key_file.parent)
+        return
+    marker = key_file.parent / ".gitignore"
+    lines = [key_file.name, key_file.name + ".new"]
+    with contextlib.suppress(OSError):
+        current = marker.read_text(encoding="utf-8") if marker.exists() else ""
+        missing = [line for line in lines if line not in current.splitlines()]
+        if missing:
+            prefix = "" if not current or current.endswith("\n") else "\n"
+            note = "# secconf: master keys never go into git\n"
+            marker.write_text(current + prefix + note + "\n".join(missing) + "\n")
+
+
+def private_directory(directory: Path) -> None:
+    """Create `directory` with a .gitignore that ignores everything in it."""
+    directory.mkdir(parents=True, exist_ok=True)
     marker = directory / ".gitignore"
     if not marker.exists():
         with contextlib.suppress(OSError):
-            marker.write_text("# secconf: master keys never go into git\n*\n")
+            marker.write_text("# secconf: local files, never in git\n*\n")

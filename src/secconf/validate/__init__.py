@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from secconf.environment.resolve import Config
 from secconf.validate import application, rules
@@ -31,15 +32,35 @@ CHECKS: tuple[Callable[[Check], None], ...] = (
     rules.generated_not_stored,
     rules.from_env_unset,
     rules.stored_value_missing,
+    rules.shared_master_key,
 )
 
 
-def validate(config: Config) -> list[Finding]:
-    """Every finding for one resolved environment, in file and line order."""
-    check = Check(config)
+def validate(config: Config, *, shares_key_with: tuple[str, ...] = ()) -> list[Finding]:
+    """Every finding for one resolved environment, in file and line order.
+
+    `shares_key_with`: the non-production environments that read the same master key
+    file (see `shared_key_files`), for the rule that production keeps its own.
+    """
+    check = Check(config, shares_key_with=shares_key_with)
     for run in CHECKS:
         run(check)
     return sorted(check.findings, key=sort_key)
 
 
-__all__ = ["CHECKS", "RULES", "Finding", "Rule", "Severity", "validate"]
+def shared_key_files(project: Any) -> dict[str, tuple[str, ...]]:
+    """For each production environment with a file store, the non-production
+    environments whose file store reads the same master key file."""
+    files: dict[str, tuple[Any, bool]] = {}
+    for name in project.environments.names():
+        env = project.environments.get(name)
+        if env.store.backend == "file":
+            files[name] = (project.path(env.store.file.key_file, env).resolve(), env.production)
+    return {
+        name: tuple(o for o, (p, prod) in files.items() if p == path and not prod)
+        for name, (path, production) in files.items()
+        if production
+    }
+
+
+__all__ = ["CHECKS", "RULES", "Finding", "Rule", "Severity", "shared_key_files", "validate"]

@@ -45,6 +45,11 @@ TURNSTILE_PLACEHOLDER = "0x4AAAAAAA"  # the application documentation's example 
 PRIVILEGED_ROLES = frozenset({"admin", "administrator", "superuser", "root", "owner"})
 
 
+def _shown(check: Check, name: str, text: str) -> str:
+    """` 'value'` for a message, or nothing when the schema marks the variable sensitive."""
+    return "" if check.resolved(name).variable.sensitive else f" {text!r}"
+
+
 def jwt_algorithm(check: Check) -> None:
     """SC003: the application verifies with one shared secret, so only HMAC algorithms work."""
     name = "JWT_ALGORITHM"
@@ -55,7 +60,8 @@ def jwt_algorithm(check: Check) -> None:
         "SC003",
         "error",
         name,
-        f"JWT_ALGORITHM {algorithm!r} cannot work: the application signs and verifies with "
+        f"JWT_ALGORITHM{_shown(check, name, algorithm)} cannot work: the application signs "
+        "and verifies with "
         "one shared secret (HMAC), so only HS256, HS384 and HS512 are possible",
         "set JWT_ALGORITHM to HS256, HS384 or HS512",
     )
@@ -170,7 +176,7 @@ def vapid_subject(check: Check) -> None:
             "SC007",
             "error",
             name,
-            f"VAPID_SUBJECT {subject!r} {problem}",
+            f"VAPID_SUBJECT{_shown(check, name, subject)} {problem}",
             "e.g. mailto:ops@your-domain.com",
         )
         return
@@ -182,7 +188,8 @@ def vapid_subject(check: Check) -> None:
             "SC007",
             "error",
             name,
-            f"VAPID_SUBJECT {subject!r} is a placeholder: {domain} is a reserved example "
+            f"VAPID_SUBJECT{_shown(check, name, subject)} is a placeholder: {domain} is a "
+            "reserved example "
             "domain (RFC 2606/6761), so push services cannot reach anyone",
             "set a contact you control, e.g. mailto:ops@your-domain.com",
         )
@@ -252,7 +259,8 @@ def default_role(check: Check) -> None:
         "SC011",
         check.strict(),
         name,
-        f"DEFAULT_USER_ROLE {role!r} is privileged: every new user would be an administrator",
+        f"DEFAULT_USER_ROLE{_shown(check, name, role)} is privileged: every new user would "
+        "be an administrator",
         "use an unprivileged role such as `user`",
     )
 
@@ -283,13 +291,24 @@ def admin_contact(check: Check) -> None:
     if email:
         problem = email_problem(email)
         if problem:
-            check.add("SC013", "error", "ADMIN_CONTACT_EMAIL", f"{email!r} {problem}")
+            check.add(
+                "SC013",
+                "error",
+                "ADMIN_CONTACT_EMAIL",
+                f"ADMIN_CONTACT_EMAIL{_shown(check, 'ADMIN_CONTACT_EMAIL', email)} {problem}",
+            )
     url = check.text("ADMIN_CONTACT_URL")
     if url:
         problem = url_problem(url, https_only=check.production)
         if problem:
             hint = "production pages link over https" if check.production else None
-            check.add("SC013", "error", "ADMIN_CONTACT_URL", f"{url!r} {problem}", hint)
+            check.add(
+                "SC013",
+                "error",
+                "ADMIN_CONTACT_URL",
+                f"ADMIN_CONTACT_URL{_shown(check, 'ADMIN_CONTACT_URL', url)} {problem}",
+                hint,
+            )
 
 
 def token_expiry(check: Check) -> None:

@@ -43,6 +43,7 @@ RULES: dict[str, Rule] = {
         Rule("SC017", "generated-not-stored", "A generated key has not been generated yet."),
         Rule("SC018", "from-env-unset", "A from_env variable is not set in this process."),
         Rule("SC019", "stored-value-missing", "A from_store value is not in the store."),
+        Rule("SC020", "shared-master-key", "Production shares its master key file."),
     )
 }
 
@@ -53,6 +54,8 @@ class Check:
 
     config: Config
     findings: list[Finding] = field(default_factory=list)
+    # Non-production environments whose file store reads the same master key file.
+    shares_key_with: tuple[str, ...] = ()
 
     @property
     def production(self) -> bool:

@@ -154,6 +154,23 @@ def stored_value_missing(check: Check) -> None:
             )
 
 
+def shared_master_key(check: Check) -> None:
+    """SC020: whoever can decrypt a development store can decrypt production's."""
+    if not check.production or not check.shares_key_with:
+        return
+    settings = check.config.environment.store.file
+    others = ", ".join(check.shares_key_with)
+    check.add(
+        "SC020",
+        "warning",
+        None,
+        f"production shares its master key file {settings.key_file} with {others}: anyone "
+        "who can decrypt those stores can decrypt this one",
+        "give production its own `store: file: key_file:` (created on purpose with "
+        "`secconf store init`), or its own SECCONF_MASTER_KEY_<ENV> in CI",
+    )
+
+
 def plaintext_secrets(check: Check) -> None:
     """SC014: sensitive values come from the store or CI, never from a file in git."""
     for name, resolved in check.config.values.items():
