@@ -305,7 +305,7 @@ def measure_cli_path(size: int, vapid_public: str, environ: Mapping[str, str]) -
         written = 0
         for name in project.environments.names():
             environment = project.environments.get(name)
-            prepared = prepare(project, environment, notify=quiet, environ=environ, checksum=True)
+            prepared = prepare(project, environment, notify=quiet, environ=environ)
             data = RenderInput(prepared.config, templates, prepared.checksum_key)
             lap("prepare")
             artifacts = [TARGETS[target](data) for target in TARGET_NAMES]
