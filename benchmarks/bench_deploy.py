@@ -52,7 +52,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
 
-from bench_validate import ENV_JWT, ENV_TURNSTILE, ENV_VAPID, environment_yaml, vapid_pair
+from bench_validate import (
+    ENV_JWT,
+    ENV_TURNSTILE,
+    ENV_VAPID,
+    environment_yaml,
+    print_table,
+    vapid_pair,
+    verdict,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 VAULT_SERVER_SOURCE = REPO / "tests" / "support" / "vault_server.py"
@@ -527,11 +535,6 @@ def ms(seconds: float) -> str:
     return f"{1000 * seconds:.1f} ms"
 
 
-def verdict(met: bool) -> str:
-    """The word for a target."""
-    return "met" if met else "NOT met"
-
-
 @dataclasses.dataclass(frozen=True)
 class Expectation:
     """What a phase should send per environment."""
@@ -666,10 +669,7 @@ def print_summary(m: Measurement, ratio: float, latency_ratio: float) -> None:
         ),
         (f"  the same with {delay} per request", f"{latency_ratio:.2f}x", "", "(what-if)"),
     ]
-    print("\n== Summary")
-    print(f"  {'figure':<36} {'value':>10}  {'target':<8} result")
-    for figure, value, target, result in rows:
-        print(f"  {figure:<36} {value:>10}  {target:<8} {result}".rstrip())
+    print_table(rows, width=36)
 
 
 # --------------------------------------------------------------------------- main

@@ -46,7 +46,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench_validate import ENV_JWT, ENV_TURNSTILE, ENV_VAPID, environment_yaml, vapid_pair
+from bench_validate import (
+    ENV_JWT,
+    ENV_TURNSTILE,
+    ENV_VAPID,
+    environment_yaml,
+    print_table,
+    vapid_pair,
+    verdict,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -356,11 +364,6 @@ def measure_kubectl(
 # --------------------------------------------------------------------------- report
 
 
-def verdict(met: bool) -> str:
-    """The word for a target."""
-    return "met" if met else "NOT met"
-
-
 def print_scale(results: Sequence[ScaleResult]) -> float:
     """Section 1; returns the per-environment growth (largest vs smallest size)."""
     print(
@@ -468,10 +471,7 @@ def print_summary(
         (f"whole CLI path, {cli.size} environments", f"{cli.total:.3f} s", "", "(reference)"),
         *kubectl_rows,
     ]
-    print("\n== Summary")
-    print(f"  {'figure':<40} {'value':>10}  {'target':<8} result")
-    for figure, value, target, result in rows:
-        print(f"  {figure:<40} {value:>10}  {target:<8} {result}".rstrip())
+    print_table(rows, width=40)
 
 
 # --------------------------------------------------------------------------- main

@@ -446,6 +446,14 @@ def cold_rows(cold: ColdStart) -> list[tuple[str, str, str, str]]:
     ]
 
 
+def print_table(rows: Sequence[tuple[str, str, str, str]], *, width: int) -> None:
+    """The summary table every benchmark ends with: figure, value, target, result."""
+    print("\n== Summary")
+    print(f"  {'figure':<{width}} {'value':>10}  {'target':<8} result")
+    for figure, value, target, result in rows:
+        print(f"  {figure:<{width}} {value:>10}  {target:<8} {result}".rstrip())
+
+
 def print_summary(
     colds: Sequence[ColdStart], results: Sequence[ScaleResult], growth: float
 ) -> None:
@@ -462,10 +470,7 @@ def print_summary(
         ),
         (f"per-env growth {largest.size}/{results[0].size}", f"{growth:.2f}", "~1", ""),
     ]
-    print("\n== Summary")
-    print(f"  {'figure':<38} {'value':>10}  {'target':<8} result")
-    for figure, value, target, result in rows:
-        print(f"  {figure:<38} {value:>10}  {target:<8} {result}".rstrip())
+    print_table(rows, width=38)
 
 
 # --------------------------------------------------------------------------- main
