@@ -36,11 +36,6 @@ class VaultConnection:
     def __repr__(self) -> str:
         return f"VaultConnection(address={self.address!r}, namespace={self.namespace!r})"
 
-    @property
-    def insecure(self) -> bool:
-        """True when TLS certificates are not verified."""
-        return self.verify is False and self.address.startswith("https:")
-
 
 def vault_connection(
     configured_address: str | None,

@@ -216,27 +216,3 @@ def dump_yaml(data: Any, *, explicit_start: bool = False) -> str:
         explicit_start=explicit_start,
     )
     return text
-
-
-def dump_yaml_documents(documents: list[Any]) -> str:
-    """Serialise several documents as one multi-document YAML stream."""
-    text: str = yaml.dump_all(
-        documents,
-        Dumper=_Dumper,
-        sort_keys=False,
-        default_flow_style=False,
-        allow_unicode=True,
-        width=1 << 16,
-        explicit_start=True,
-    )
-    return text
-
-
-def safe_load(text: str) -> Any:
-    """Parse one YAML document with the safe loader (for files secconf itself wrote)."""
-    return yaml.load(text, Loader=_Loader)  # noqa: S506 (_Loader is the safe loader)
-
-
-def safe_load_all(text: str) -> list[Any]:
-    """Parse a multi-document YAML stream with the safe loader (for checking output)."""
-    return list(yaml.load_all(text, Loader=_Loader))

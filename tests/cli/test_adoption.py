@@ -98,26 +98,22 @@ def test_pre_commit_try_repo(tmp_path: Path) -> None:
     subprocess.run([*git, "init", "-q"], cwd=config, check=True, env=env)
     subprocess.run([*git, "add", "-A"], cwd=config, check=True, env=env)
     subprocess.run([*git, "commit", "-qm", "config"], cwd=config, check=True, env=env)
-    ok = subprocess.run(
-        [str(pre_commit), "try-repo", str(REPO), "secconf-validate", "--all-files"],
-        cwd=config,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+
+    def try_repo() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(pre_commit), "try-repo", str(REPO), "secconf-validate", "--all-files"],
+            cwd=config,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+
+    ok = try_repo()
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "secconf validate" in ok.stdout and "Passed" in ok.stdout
     (config / "environments" / "staging.yaml").write_text("values:\n  JWT_ALGORITHM: RS256\n")
     subprocess.run([*git, "commit", "-qam", "break"], cwd=config, check=True, env=env)
-    bad = subprocess.run(
-        [str(pre_commit), "try-repo", str(REPO), "secconf-validate", "--all-files"],
-        cwd=config,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    bad = try_repo()
     assert bad.returncode == 1 and "SC003" in bad.stdout

@@ -282,8 +282,14 @@ def test_sc020_production_sharing_a_master_key_file(tmp_path: Path) -> None:
     write_env(root, "dev", "values: {}\n")
     write_env(root, "prod", "production: true\nvalues: {}\n")
     shared = run(root, "validate", "--env", "prod", "--format", "json")
-    finding = [f for f in json.loads(shared.out)["environments"][0]["findings"] if f["code"] == "SC020"]
+    finding = [
+        f for f in json.loads(shared.out)["environments"][0]["findings"] if f["code"] == "SC020"
+    ]
     assert finding and finding[0]["severity"] == "warning" and "dev" in finding[0]["message"]
-    write_env(root, "prod", "production: true\nvalues: {}\nstore:\n  file: {key_file: .secconf/prod.key}\n")
+    write_env(
+        root,
+        "prod",
+        "production: true\nvalues: {}\nstore:\n  file: {key_file: .secconf/prod.key}\n",
+    )
     own = run(root, "validate", "--env", "prod", "--format", "json")
     assert '"SC020"' not in own.out

@@ -8,6 +8,7 @@ import click
 
 from secconf.cli.common import environment_options, open_project, selected
 from secconf.cli.keys import notice
+from secconf.project import TEMPLATES_DIR
 from secconf.render.base import Artifact
 
 TARGET_NAMES = ["dotenv", "kubernetes", "vault", "dotenv-example"]
@@ -70,7 +71,7 @@ def render(
         environments = environments[:1]  # one file from the schema, whatever the environment
     if out is not None and len(environments) > 1:
         raise click.UsageError("--out takes a single --env")
-    templates = Templates(templates_dir or project.root / "templates")
+    templates = Templates(templates_dir or project.root / TEMPLATES_DIR)
     if target != "dotenv-example":
         for environment in environments:  # one refused environment stops all, untouched
             preflight(project, environment)

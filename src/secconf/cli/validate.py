@@ -64,9 +64,11 @@ def validate(
             click.echo(f"{rule.code}  {rule.name:<30} {rule.summary}")
         return int(ExitCode.OK)
     project = open_project(ctx)
-    sharing = shared_key_files(project)
+    environments = selected(project, envs, all_)
+    # Comparing key files reads every environment: only when a production one is checked.
+    sharing = shared_key_files(project) if any(e.production for e in environments) else {}
     reports: list[EnvironmentReport] = []
-    for environment in selected(project, envs, all_):
+    for environment in environments:
         stored = None if offline else read_stored(project, environment)[0]
         config = project.resolve(environment, stored=stored)
         shared = sharing.get(environment.name, ())

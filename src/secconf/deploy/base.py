@@ -112,16 +112,10 @@ def diff_keys(
     return changes, unmanaged
 
 
-def kept_values(live: Mapping[str, str], plan_unmanaged: list[str]) -> dict[str, str]:
-    """The live values an apply must carry over: the unmanaged keys it leaves alone."""
-    return {k: live[k] for k in plan_unmanaged}
-
-
 class DeployTarget(Protocol):
     """A live system secconf delivers to (Vault KV v2, Kubernetes)."""
 
     name: str
-    needs_checksum_key: bool  # whether prepare() must provide the checksum key
 
     def plan(self, prepared: Any, *, prune: bool) -> Plan:
         """Read what is live and compare it with what secconf would deliver."""

@@ -61,7 +61,6 @@ class KubernetesDeploy:
     """The `kubernetes` deploy target, through the official client."""
 
     name = "kubernetes"
-    needs_checksum_key = True  # the checksum annotation is keyed by the store's key
 
     def __init__(
         self,
@@ -110,8 +109,6 @@ class KubernetesDeploy:
 
     def plan(self, prepared: Prepared, *, prune: bool) -> Plan:
         """Read the live Secret and ConfigMap and compare them with the intended ones."""
-        if not prepared.checksum_key:
-            raise ValueError("prepare the environment with checksum=True for Kubernetes")
         config = prepared.config
         settings = config.environment.targets.kubernetes
         api = self._api(self.context or settings.context)

@@ -28,7 +28,6 @@ class VaultDeploy:
     """The `vault` deploy target: the environment's KV v2 secret at its mount and path."""
 
     name = "vault"
-    needs_checksum_key = False
 
     def __init__(
         self,

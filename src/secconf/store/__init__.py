@@ -164,12 +164,15 @@ def ensure_environment_key(store: SecretStore) -> EnvironmentKeys:
 
 
 __all__ = [
-    "CHECKSUM_KEY",
+    "ENVIRONMENT_KEY",
     "Entry",
+    "EnvironmentKeys",
     "MasterKey",
     "SecretStore",
     "Version",
-    "ensure_checksum_key",
+    "ensure_environment_key",
+    "environment_keys",
+    "lock_path",
     "master_key_provider",
     "open_store",
     "stored_values",
