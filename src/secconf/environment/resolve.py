@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
+from secconf.core.secret import Secret
 from secconf.environment.loader import Environment
 from secconf.environment.models import (
     FromEnv,
@@ -23,7 +24,6 @@ from secconf.environment.models import (
     UseDefault,
 )
 from secconf.schema.models import Schema, Variable
-from secconf.secret import Secret
 
 ProvenanceKind = Literal["default", "literal", "from_env", "generated", "stored"]
 

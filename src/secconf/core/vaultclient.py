@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from secconf.errors import SecconfError
-from secconf.retry import RetryPolicy, with_retries
+from secconf.core.errors import SecconfError
+from secconf.core.retry import RetryPolicy, with_retries
 
 _TRUE = ("1", "true", "yes", "on")
 
