@@ -292,8 +292,8 @@ def report_figures(
         report.note(f"  {label:<12} {sent(phase)}")
     for line in profile:
         report.note(line)
-    reapply = counts["reapply"]
-    writes = reapply["data_write"] + reapply["metadata_write"] + reapply["other"]
+    sent_reapply = counts["reapply"]
+    writes = sum(sent_reapply[k] for k in ("data_write", "metadata_write", "other"))
     report.add("unchanged re-apply: requests other than reads", writes, "", Target("<=", 0))
     report.add(f"first apply, {size} environments (bare)", median("first"), "s")
     for label, setting in (("2ms", "2 ms per request"), ("bare", "bare loopback")):

@@ -51,16 +51,14 @@ def parse_args(
     argv: Sequence[str] | None,
     *,
     runs: tuple[int, int],
-    extra: Callable[[argparse.ArgumentParser], None] | None = None,
 ) -> argparse.Namespace:
-    """The common flags (--quick, --runs, --profile) plus a benchmark's own; `runs` is
-    the (full, quick) default of --runs."""
+    """The flags every benchmark takes; `runs` is the (full, quick) default of --runs."""
     parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="Small sizes, few runs.")
-    parser.add_argument("--runs", type=int, help=f"Timed runs per figure (default {runs}).")
+    parser.add_argument(
+        "--runs", type=int, help=f"Timed runs per figure (default {runs[0]}; {runs[1]} quick)."
+    )
     parser.add_argument("--profile", action="store_true", help="Also print a profile.")
-    if extra is not None:
-        extra(parser)
     args = parser.parse_args(argv)
     if args.runs is None:
         args.runs = runs[1] if args.quick else runs[0]
@@ -107,8 +105,8 @@ def interleave(
         for name in names:
             actions[name]()
     times: dict[str, list[float]] = {name: [] for name in names}
-    for run in range(runs):
-        shift = run % len(names)
+    for index in range(runs):
+        shift = index % len(names)
         for name in names[shift:] + names[:shift]:
             times[name].append(actions[name]())
     return {name: Samples(tuple(values)) for name, values in times.items()}
@@ -251,7 +249,8 @@ def _vapid_pair() -> tuple[str, str]:
     key = ec.generate_private_key(ec.SECP256R1())
     der = key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
     point = key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
-    return tuple(base64.urlsafe_b64encode(b).decode("ascii") for b in (der, point))  # type: ignore[return-value]
+    private, public = (base64.urlsafe_b64encode(b).decode("ascii") for b in (der, point))
+    return private, public
 
 
 @dataclasses.dataclass(frozen=True)
