@@ -1,111 +1,56 @@
 """Benchmark `secconf apply --target vault`: first apply, unchanged re-apply, a naive loop.
 
-Run from the repository root with the project's virtual environment:
+    .venv/bin/python benchmarks/bench_deploy.py [--quick] [--runs N] [--profile]
 
-    .venv/bin/python benchmarks/bench_deploy.py [--quick] [--profile]
-
-200 generated environments (all 17 bundled variables; the three sensitive ones as
-`from_env`, so no secret store is involved) are delivered to the loopback Vault of the
-test suite (tests/support/vault_server.py). The server runs in a separate process, so
-that it does not compete with secconf for this process's GIL. All figures come from the
-same run:
-
-1. First apply: `plan_environments` + `apply_plans` with the CLI's default parallelism
-   (4), the code path of `secconf apply --all --target vault --yes`, on an empty Vault.
-2. Unchanged re-apply: the same again with nothing changed (several passes).
-3. Naive loop: what a user would script with hvac instead, sequentially: per
-   environment one read and one write of a precomputed payload (several passes,
-   interleaved with the re-apply passes).
-
-For each phase: the requests the server received, by kind, next to what secconf
-promises (per environment at most one read, one data write when something changed and
-one custom-metadata write the first time; no write at all when nothing changed); the
-wall time and the CPU time of both processes; the ratio naive / unchanged re-apply
-(target: >= 3). Then where the re-apply's time goes (sequential, the CPU floor without
-Vault, a fresh CLI process) and the same comparison with a simulated round-trip
-latency. When the target is missed (or with --profile), a cProfile of one re-apply.
-
-The script never exits non-zero because of a figure; it raises only when the benchmark
-itself is broken (an environment fails, the server process does not answer).
+200 generated environments delivered to the loopback Vault of the test suite
+(tests/support/vault_server.py), run in a separate process so that it does not compete
+with secconf for this process's GIL. secconf runs as `secconf apply --all --target vault
+--yes` through `secconf.cli.main` in this process (imports warm), and once as a real
+process. The naive loop is what a user would script with hvac: one client, per
+environment a read then a write of the payload `secconf render --target vault` wrote.
+Re-apply and naive loop are interleaved, with 2 ms added to every request by the server
+(a stand-in for a network round trip; the target's setting) and on bare loopback. The
+server counts every request: a phase that does not send exactly what secconf promises
+(an unchanged re-apply: one read per environment, no write) breaks the benchmark.
+--profile adds a cProfile of one in-process re-apply with --parallel 1.
 """
 
 from __future__ import annotations
 
-import argparse
-import cProfile
-import dataclasses
+import contextlib
+import functools
 import importlib.util
 import json
-import os
-import pstats
 import secrets
-import shutil
-import statistics
-import subprocess
 import sys
-import sysconfig
-import tempfile
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any, TextIO
 
-from bench_validate import (
-    ENV_JWT,
-    ENV_TURNSTILE,
-    ENV_VAPID,
-    environment_yaml,
-    print_table,
-    vapid_pair,
-    verdict,
-)
+import harness
+from harness import Report, Samples, Target, Workload
 
-REPO = Path(__file__).resolve().parent.parent
-VAULT_SERVER_SOURCE = REPO / "tests" / "support" / "vault_server.py"
-SECCONF = Path(sys.executable).parent / "secconf"
-STDLIB = Path(sysconfig.get_paths()["stdlib"])
-
-ENVIRONMENTS = 200
-CLI_PARALLEL = 4  # the default of `secconf apply --parallel`
-RATIO_TARGET = 3.0
-MOUNT = "secret"  # the default `targets.vault.mount`; the default secret_path is "{env}/app"
-LATENCY_SECONDS = 0.002  # the simulated round trip of the what-if section
-PROFILE_TOP = 15
-PROFILE_GROUPS = 14
-SERVE_FLAG = "--serve-vault"  # internal: run the loopback Vault in this (child) process
-
-Counts = Mapping[str, int]
-
+VAULT_SERVER = harness.REPO / "tests" / "support" / "vault_server.py"
+SERVE_FLAG = "--serve-vault"  # internal: this script as the server's process
+MOUNT = "secret"  # the default targets.vault mount; secret_path defaults to "{env}/app"
+LATENCY = 0.002  # seconds added per request: issue 10, item 9
+RATIO = Target(">=", 3.0)  # naive loop / unchanged re-apply, at LATENCY, 200 environments
+SIZES = {"full": 200, "quick": 50}
+KINDS = ("read", "read_404", "data_write", "metadata_write", "other", "failed")
 
 # --------------------------------------------------------------------------- the server
 
 
-def load_vault_server() -> ModuleType:
-    """tests/support/vault_server.py (standard library only), loaded by file path, so that
-    no other `tests` package on sys.path can shadow it."""
-    spec = importlib.util.spec_from_file_location("secconf_bench_vault_server", VAULT_SERVER_SOURCE)
-    if spec is None or spec.loader is None:
-        raise RuntimeError(f"cannot load {VAULT_SERVER_SOURCE}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while it executes
-    spec.loader.exec_module(module)
-    return module
-
-
 def tally(records: Sequence[Any]) -> dict[str, int]:
-    """Requests by kind: KV v2 data reads and writes, custom-metadata writes, the rest."""
-    counts = dict.fromkeys(
-        ("total", "read", "read_404", "data_write", "metadata_write", "other", "failed"), 0
-    )
+    """The server's requests by kind: KV v2 reads (404: not there yet), data writes,
+    custom-metadata writes, anything else, and failed writes."""
+    counts = dict.fromkeys(KINDS, 0)
     for record in records:
         parts = record.path.split("/")  # "", "v1", MOUNT, "data" | "metadata", ...
         segment = parts[3] if len(parts) > 3 and parts[2] == MOUNT else ""
-        counts["total"] += 1
         if record.method == "GET" and segment == "data":
             counts["read"] += 1
-            counts["read_404"] += record.status == 404  # no secret yet: expected
+            counts["read_404"] += record.status == 404
             continue
         if record.method in ("POST", "PUT") and segment == "data":
             counts["data_write"] += 1
@@ -118,23 +63,22 @@ def tally(records: Sequence[Any]) -> dict[str, int]:
 
 
 def serve_vault(commands: TextIO, answers: TextIO) -> int:
-    """The child process: run the loopback Vault, print its URL and token, then answer one
-    JSON line per command: `counts` (requests and CPU time since the last `reset`),
-    `reset`, `delay N SECONDS` (hold each of the next N requests). EOF stops it."""
-    vault_server = load_vault_server()
-    with vault_server.VaultServer(token=f"bench-{secrets.token_hex(8)}") as vault:
+    """The server's process: print URL and token, then answer one JSON line per command:
+    `counts` (since the last `reset`), `reset`, `delay N SECONDS`. EOF stops it."""
+    spec = importlib.util.spec_from_file_location("bench_vault_server", VAULT_SERVER)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    with module.VaultServer(token=f"bench-{secrets.token_hex(8)}") as vault:
         print(json.dumps({"url": vault.url, "token": vault.token}), file=answers, flush=True)
-        cpu_start = time.process_time()
         for line in commands:
             command = line.split()
             answer: dict[str, int] = {}
             if command == ["counts"]:
                 answer = tally(vault.requests)
-                answer["server_kv_writes"] = vault.count(writes_only=True)
-                answer["server_cpu_us"] = round(1e6 * (time.process_time() - cpu_start))
             elif command == ["reset"]:
                 vault.reset_requests()
-                cpu_start = time.process_time()
             elif len(command) == 3 and command[0] == "delay":
                 vault.delay_next(int(command[1]), float(command[2]))
             else:
@@ -147,113 +91,124 @@ class VaultProcess:
     """The loopback Vault in a child process, driven over its stdin and stdout."""
 
     def __init__(self) -> None:
+        import subprocess
+
         self.process = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), SERVE_FLAG],
-            cwd=REPO,
+            env=harness.child_env(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
-        hello = self._answer()
+        hello = self.ask(None)
         self.url: str = hello["url"]
         self.token: str = hello["token"]
 
-    def _answer(self) -> dict[str, Any]:
-        assert self.process.stdout is not None
+    def ask(self, command: str | None) -> dict[str, Any]:
+        """Send a command (None: only read the next answer) and return the answer."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        if command is not None:
+            self.process.stdin.write(command + "\n")
+            self.process.stdin.flush()
         line = self.process.stdout.readline()
         if not line:
-            raise RuntimeError(f"the Vault server process exited ({self.process.wait()})")
+            raise harness.Broken(f"the Vault server process exited ({self.process.wait()})")
         answer: dict[str, Any] = json.loads(line)
         return answer
 
-    def _ask(self, command: str) -> dict[str, Any]:
-        assert self.process.stdin is not None
-        self.process.stdin.write(command + "\n")
-        self.process.stdin.flush()
-        return self._answer()
-
-    def counts(self) -> dict[str, int]:
-        """Requests (by kind, see `tally`) and server CPU time since the last reset."""
-        return self._ask("counts")
-
-    def reset(self) -> None:
-        """Forget the requests received so far; restart the CPU clock."""
-        self._ask("reset")
-
-    def delay(self, count: int, seconds: float) -> None:
-        """Hold each of the next `count` requests for `seconds` before answering."""
-        self._ask(f"delay {count} {seconds}")
-
     def stop(self) -> None:
-        """Close its stdin (it stops serving and exits) and wait for it."""
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        """End it (it holds no state worth a graceful shutdown) and wait for it."""
+        self.process.terminate()
+        self.process.wait(timeout=10)
 
 
-@contextmanager
-def vault_process() -> Iterator[VaultProcess]:
-    """A running loopback Vault in a child process, stopped at the end."""
-    server = VaultProcess()
-    try:
-        yield server
-    finally:
-        server.stop()
+# --------------------------------------------------------------------------- phases
 
 
-# --------------------------------------------------------------------------- workloads
+class Bench:
+    """One repo of `size` environments, the server, and the checked, timed phases."""
 
+    def __init__(self, vault: VaultProcess, root: Path, size: int, env: Mapping[str, str]):
+        self.vault, self.root, self.size, self.env = vault, root, size, env
+        self.payloads: list[tuple[str, dict[str, str]]] = []
+        self.counts: dict[str, dict[str, int]] = {}  # phase: what the server last received
 
-def make_config_repo(directory: Path, size: int, vapid_public: str) -> Path:
-    """A config repo with the bundled schema and templates and `size` environments, each
-    delivered to the default Vault target (mount `secret`, path `ENV/app`)."""
-    shutil.copytree(REPO / "schema", directory / "schema")
-    shutil.copytree(REPO / "templates", directory / "templates")
-    environments = directory / "environments"
-    environments.mkdir()
-    for index in range(1, size + 1):
-        text = environment_yaml(index, vapid_public)
-        (environments / f"env-{index:04d}.yaml").write_text(text, encoding="utf-8")
-    return directory
+    def expect(self, read_404: int, data_write: int, metadata_write: int) -> dict[str, int]:
+        """What a phase must send: one read per environment, plus the writes given."""
+        n = self.size
+        per = (n, read_404 * n, data_write * n, metadata_write * n, 0, 0)
+        return dict(zip(KINDS, per, strict=True))
 
+    def measured(
+        self, phase: str, action: Callable[[], object], want: Mapping[str, int], delay: float
+    ) -> float:
+        """Wall time of one `action` on a fresh request log, each of its requests held
+        `delay` seconds; raises when the server did not receive exactly `want`."""
+        self.vault.ask("reset")
+        if delay:
+            requests = sum(want[k] for k in ("read", "data_write", "metadata_write", "other"))
+            self.vault.ask(f"delay {requests} {delay}")
+        seconds = harness.timed(action)
+        got = self.vault.ask("counts")
+        if got != want:
+            raise harness.Broken(f"{phase}: the server received {got}, expected {want}")
+        self.counts[phase] = got
+        return seconds
 
+<<<<<<< HEAD
 def secconf_apply(root: Path, parallel: int = CLI_PARALLEL) -> list[Any]:
     """What `secconf apply --all --target vault --yes` does once its options are parsed:
     open the project, plan every environment, apply the plans. Returns the outcomes."""
     from secconf.deploy import apply_plans, make_target, plan_environments
     from secconf.operations.project import Project
+=======
+    def apply_argv(self, *extra: str) -> list[str | Path]:
+        """`secconf apply --all --target vault --yes` on this repo, plus `extra`."""
+        return ["--root", self.root, "apply", "--all", "--target", "vault", "--yes", *extra]
+>>>>>>> bench
 
-    project = Project.open(root)
-    environments = project.select((), all_=True)
-    target = make_target("vault", skip_tls_verify=False, on_retry=None)
-    outcomes = plan_environments(
-        project,
-        environments,
-        target,
-        prune=False,
-        generate=True,
-        parallel=parallel,
-        notify=lambda message: None,
-    )
-    return apply_plans(outcomes, target, parallel=parallel)
+    def check_statuses(self, stdout: str, status: str) -> None:
+        """Every environment's result (apply --format json) is `status`."""
+        rows = json.loads(stdout)["environments"]
+        statuses = {row.get("result", {}).get("status") for row in rows}
+        if len(rows) != self.size or statuses != {status}:
+            raise harness.Broken(f"{len(rows)} results, statuses {statuses}, not all {status}")
 
+    def apply(self, *, check_status: str | None = None) -> None:
+        """One in-process `secconf apply --all --target vault --yes`: the text output users
+        see, or with `check_status` JSON, every environment's status checked. (Exit 0 and
+        the server's exact counts are the check of the re-apply: no environment failed,
+        none wrote.)"""
+        argv = self.apply_argv() if check_status is None else self.apply_argv("--format", "json")
+        code, out, err = harness.call_main(argv)
+        if code != 0:
+            raise harness.Broken(f"secconf apply exited {code}: {err.strip()[-600:]}")
+        if check_status is not None:
+            self.check_statuses(out, check_status)
 
-def check_outcomes(outcomes: Sequence[Any], size: int, status: str) -> None:
-    """Every environment has the expected status; anything else means the benchmark broke."""
-    failed = [o for o in outcomes if o.error is not None or o.result is None]
-    if failed:
-        first = failed[0]
-        why = first.error.message if first.error is not None else "no result"
-        raise RuntimeError(f"{len(failed)} environment(s) failed, e.g. {first.environment}: {why}")
-    wrong = [o.environment for o in outcomes if o.result.status != status]
-    if len(outcomes) != size or wrong:
-        raise RuntimeError(
-            f"{len(outcomes)} outcomes, {len(wrong)} not {status!r} (e.g. {wrong[:3]})"
+    def apply_process(self) -> None:
+        """One `secconf apply --all --target vault --yes` process (a compiled install)."""
+        harness.run(harness.secconf(*self.apply_argv()), env=self.env)
+
+    def naive(self) -> None:
+        """The loop a user would write with hvac: one client; per environment a read (404
+        tolerated), then a write of the payload."""
+        import hvac
+        import hvac.exceptions
+
+        kv = hvac.Client(url=self.vault.url, token=self.vault.token).secrets.kv.v2
+        for path, payload in self.payloads:
+            with contextlib.suppress(hvac.exceptions.InvalidPath):  # not there yet
+                kv.read_secret_version(path=path, mount_point=MOUNT, raise_on_deleted_version=False)
+            kv.create_or_update_secret(path=path, secret=payload, mount_point=MOUNT)
+
+    def load_payloads(self, workload: Workload) -> None:
+        """Render the vault target (stable interface), read its payloads for the naive
+        loop, and check the sampled ones against the environment files."""
+        code, _, err = harness.call_main(
+            ["--root", self.root, "render", "--all", "--target", "vault"]
         )
+<<<<<<< HEAD
 
 
 def naive_payloads(root: Path) -> list[tuple[str, dict[str, str]]]:
@@ -605,119 +560,113 @@ def print_times(m: Measurement) -> float:
         print(
             f"  {phase.label:<30} {phase.median:6.3f} s [{phase.best:.3f}] {per_env:5.2f} ms/env"
             f"   CPU {phase.cpu:5.3f} s / {phase.server_cpu:5.3f} s{once}"
+=======
+        if code != 0:
+            raise harness.Broken(f"secconf render exited {code}: {err.strip()[-600:]}")
+        for index in range(1, self.size + 1):
+            name = harness.environment_name(index)
+            payload = json.loads((self.root / "out" / f"{name}.vault.json").read_text())
+            if index in harness.samples_of(self.size) and payload != workload.values(index):
+                raise harness.Broken(f"out/{name}.vault.json does not hold {name}'s values")
+            self.payloads.append((f"{name}/app", payload))
+
+
+def measure(bench: Bench, runs: int, with_process: bool) -> dict[str, float | Samples]:
+    """Every phase, in order: first apply, then per setting the interleaved passes."""
+    warm = harness.call_main(["--root", bench.root, "plan", "--all", "--target", "vault"])
+    if warm[0] != 0:  # untimed: imports of the deploy path and hvac
+        raise harness.Broken(f"secconf plan exited {warm[0]}: {warm[2].strip()[-600:]}")
+    unchanged, naive = bench.expect(0, 0, 0), bench.expect(0, 1, 0)
+    result: dict[str, float | Samples] = {
+        "first": bench.measured(
+            "first",
+            functools.partial(bench.apply, check_status="applied"),
+            bench.expect(1, 1, 1),
+            0,
+>>>>>>> bench
         )
-    ratio = m.naive.median / m.unchanged.median
-    print(
-        f"  ratio naive / unchanged re-apply: {ratio:.2f}x "
-        f"(target >= {RATIO_TARGET:.0f}x: {verdict(ratio >= RATIO_TARGET)})"
-    )
-    return ratio
-
-
-def print_breakdown(m: Measurement) -> float:
-    """Section 3: where the re-apply's time goes, and the latency what-if; returns the
-    ratio with latency."""
-    per_env = 1000 / m.size
-    seq = m.sequential
-    seq_server = seq.counts["server_cpu_us"] / 1e6
-    print("\n== Where the unchanged re-apply's time goes (one pass each)")
-    print(
-        f"  --parallel 1 (no pool)                      {seq.wall:6.3f} s  "
-        f"{per_env * seq.wall:5.2f} ms/env  CPU {seq.cpu:.3f} s / {seq_server:.3f} s"
-    )
-    print(
-        f"  Project.open + prepare() of every env       {m.prepare_only:6.3f} s  "
-        f"{per_env * m.prepare_only:5.2f} ms/env  (no Vault request: resolve, validate)"
-    )
-    if m.cli is not None:
-        print(
-            f"  `secconf apply --all --target vault --yes`  {m.cli:6.3f} s  "
-            f"{per_env * m.cli:5.2f} ms/env  (a fresh process: imports included)"
-        )
-    delay = 1000 * LATENCY_SECONDS
-    ratio = m.latency_naive.wall / m.latency_unchanged.wall
-    print(
-        f"\n== What if each request took {delay:.0f} ms more (the server holds it: a stand-in for "
-        "a network\n   round trip; not the target's setting; one pass each)"
-    )
-    for label, one in (
-        ("unchanged re-apply (secconf)", m.latency_unchanged),
-        ("naive sequential hvac loop", m.latency_naive),
-    ):
-        print(f"  {label:<30} {one.wall:6.3f} s  {per_env * one.wall:5.2f} ms/env")
-    print(f"  ratio naive / unchanged re-apply: {ratio:.2f}x")
-    return ratio
-
-
-def print_summary(m: Measurement, ratio: float, latency_ratio: float) -> None:
-    """The compact table at the end."""
-    promised = not any(as_promised(p, m.size) for p in (m.first, m.unchanged, m.naive))
-    yes = "yes" if promised else "no"
-    writes = m.unchanged.counts["server_kv_writes"]
-    delay = f"{1000 * LATENCY_SECONDS:.0f} ms"
-    rows = [
-        ("requests as promised (all phases)", yes, "yes", verdict(promised)),
-        ("writes in the unchanged re-apply", str(writes), "0", verdict(writes == 0)),
-        ("first apply", f"{m.first.median:.3f} s", "", ""),
-        ("unchanged re-apply", f"{m.unchanged.median:.3f} s", "", ""),
-        ("naive hvac loop", f"{m.naive.median:.3f} s", "", ""),
-        (
-            "naive / unchanged re-apply",
-            f"{ratio:.2f}x",
-            f">= {RATIO_TARGET:.0f}x",
-            verdict(ratio >= RATIO_TARGET),
-        ),
-        (f"  the same with {delay} per request", f"{latency_ratio:.2f}x", "", "(what-if)"),
-    ]
-    print_table(rows, width=36)
-
-
-# --------------------------------------------------------------------------- main
-
-
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    """Command-line options."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="Fewer passes: a quick look.")
-    parser.add_argument(
-        "--profile", action="store_true", help="Profile a re-apply even when the target is met."
-    )
-    parser.add_argument(SERVE_FLAG, action="store_true", help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    }
+    for delay, label in ((LATENCY, "2ms"), (0.0, "bare")):
+        apply = functools.partial(bench.measured, "reapply", bench.apply, unchanged, delay)
+        loop = functools.partial(bench.measured, "naive", bench.naive, naive, delay)
+        passes = harness.interleave({"reapply": apply, "naive": loop}, runs)
+        result[f"reapply {label}"], result[f"naive {label}"] = passes["reapply"], passes["naive"]
+    if with_process:  # for reference: what a user's run pays on top (start-up, imports)
+        result["process"] = bench.measured("process", bench.apply_process, unchanged, LATENCY)
+    return result
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Measure and print; 0 unless the benchmark itself broke."""
-    args = parse_args(argv)
-    if args.serve_vault:
+    """Measure and print; exit 0 unless the benchmark itself broke."""
+    argv = sys.argv[1:] if argv is None else argv
+    if list(argv) == [SERVE_FLAG]:
         return serve_vault(sys.stdin, sys.stdout)
-    if not SECCONF.exists():
-        raise SystemExit(f"no secconf console script next to {sys.executable}; use the venv")
-    passes = 2 if args.quick else 7
-    started = time.perf_counter()
-    mode = "quick" if args.quick else "full"
-    print(
-        f"secconf deploy benchmark ({mode}), Python {sys.version.split()[0]}, "
-        f"{os.cpu_count()} CPUs\n"
-        "  Vault: the loopback server of tests/support/vault_server.py, in a separate process\n"
-        "    (its own GIL, so it does not compete with secconf's threads), KV v2 at secret/.\n"
-        f"  {ENVIRONMENTS} environments: all 17 bundled variables; the 3 sensitive ones from_env;\n"
-        "    each environment's file store holds only its random key (made by the first apply).\n"
-        "  secconf: plan_environments + apply_plans in this process, the code path of\n"
-        "    `secconf apply --all --target vault --yes`, timed from Project.open; the naive\n"
-        "    loop: one hvac client, per environment a read and a write, payloads precomputed.\n"
+    args = harness.parse_args(__doc__, argv, runs=(5, 1))
+    size = SIZES["quick" if args.quick else "full"]
+    report = Report(
+        "secconf apply --all --target vault --yes",
+        args,
+        f"{size} environments; loopback Vault in its own process; secconf --parallel 4 (default)",
     )
-    m = measure(ENVIRONMENTS, passes, with_cli=not args.quick, force_profile=args.profile)
-    print_requests(m)
-    ratio = print_times(m)
-    latency_ratio = print_breakdown(m)
-    if m.profile is not None:
-        why = "requested" if ratio >= RATIO_TARGET else "the target is missed"
-        print(f"\n== cProfile of one unchanged re-apply, --parallel 1 ({why})")
-        print(m.profile)
-    print_summary(m, ratio, latency_ratio)
-    print(f"\n(total benchmark time {time.perf_counter() - started:.1f} s)")
+    workload = Workload.new()
+    vault = VaultProcess()
+    try:
+        with harness.workspace("secconf-bench-deploy-") as tmp:
+            vault_env = {"VAULT_ADDR": vault.url, "VAULT_TOKEN": vault.token}
+            # Only the reference process (full mode) needs a compiled install.
+            base = harness.child_env() if args.quick else harness.Installs(tmp).make(compiled=True)
+            env = {**base, **workload.environ, **vault_env}
+            root = harness.Repos(tmp, env, workload, in_process=True).make(size)
+            bench = Bench(vault, root, size, env)
+            with harness.environ({**workload.environ, **vault_env}):
+                bench.load_payloads(workload)
+                m = measure(bench, args.runs, with_process=not args.quick)
+                profile = []
+                if args.profile:
+                    label = "secconf apply --all --target vault --yes --parallel 1 (bare)"
+                    profile = harness.profile_main(bench.apply_argv("--parallel", "1"), label)
+    finally:
+        vault.stop()
+    report_figures(report, m, bench.counts, size, profile)
     return 0
+
+
+def report_figures(
+    report: Report,
+    m: Mapping[str, float | Samples],
+    counts: Mapping[str, Mapping[str, int]],
+    size: int,
+    profile: Sequence[str],
+) -> None:
+    """The notes and the table."""
+
+    def median(key: str) -> float:
+        value = m[key]
+        return value.median if isinstance(value, Samples) else value
+
+    def sent(phase: str) -> str:
+        c = counts[phase]
+        writes = f"{c['data_write']} data + {c['metadata_write']} metadata writes"
+        return f"{c['read']} reads ({c['read_404']} answered 404), {writes}"
+
+    report.note("requests per pass, counted by the server (as promised, or it would have stopped):")
+    for phase, label in (("first", "first apply"), ("reapply", "re-apply"), ("naive", "naive")):
+        report.note(f"  {label:<12} {sent(phase)}")
+    for line in profile:
+        report.note(line)
+    sent_reapply = counts["reapply"]
+    writes = sum(sent_reapply[k] for k in ("data_write", "metadata_write", "other"))
+    report.add("unchanged re-apply: requests other than reads", writes, "", Target("<=", 0))
+    report.add(f"first apply, {size} environments (bare)", median("first"), "s")
+    for label, setting in (("2ms", "2 ms per request"), ("bare", "bare loopback")):
+        reapply, naive = median(f"reapply {label}"), median(f"naive {label}")
+        target = RATIO if label == "2ms" and size == SIZES["full"] else None
+        report.add(f"unchanged re-apply, {setting}", reapply, "s")
+        report.add(f"naive sequential hvac loop, {setting}", naive, "s")
+        report.add(f"ratio naive / re-apply, {setting}", naive / reapply, "x", target)
+    if "process" in m:
+        report.add("unchanged re-apply as one process, 2 ms per request", median("process"), "s")
+    report.print()
 
 
 if __name__ == "__main__":

@@ -1,107 +1,67 @@
-"""Benchmark `secconf render`: three targets for many environments in one process.
+"""Benchmark `secconf render`: the path users run, one process per target.
 
-Run from the repository root with the project's virtual environment:
+    .venv/bin/python benchmarks/bench_render.py [--quick] [--runs N] [--profile]
 
-    .venv/bin/python benchmarks/bench_render.py [--quick]
-
-All measured in the same run:
-
-1. Scale: 10, 100 and 1,000 generated environments (all 17 bundled variables as valid
-   literals, the three sensitive ones as `from_env` references given as `environ=`),
-   each resolved and rendered as `.env`, Kubernetes manifests and a Vault payload with
-   the library API as the CLI calls it: `Templates` of the config repo, then
-   `TARGETS[target](RenderInput(config, templates, checksum_key))`. No secret store
-   (`project.resolve(env, stored={}, environ=...)`, one fixed checksum key), so the
-   figure is rendering, not key storage. Target: 1,000 environments in <= 3 s.
-2. Where the time goes: resolution and each target separately, per environment.
-3. For reference, the whole path of `secconf render --all`: `prepare()` per environment
-   (its file store opened and read for the environment key, resolution, validation), the
-   three renders, and the atomic writes of the files.
-4. Where kubectl is installed: a bash loop of `kubectl create secret generic NAME
-   --from-env-file=FILE --dry-run=client -o yaml`, what a user would script instead,
-   over a sample of the same environments, extrapolated per environment (one kubectl
-   process per environment: running it 1,000 times would take most of a minute).
-
-Outputs are checked (the .env parsed back with python-dotenv, the manifests with
-PyYAML, the JSON, kubectl's Secret), so the benchmark measures the real path. The
-script never exits non-zero because of a figure; it raises only when the benchmark
-itself is broken.
+For 10, 100 and 1,000 generated environments whose file stores already exist (made
+beforehand, untimed, by `secconf keys ensure --all`; the master key in the repo's key
+file), three processes `secconf render --all --target dotenv|kubernetes|vault`, each
+timed (stores read, every file written anew: the outputs are removed before each run, as
+in a fresh CI checkout); their total is the headline. Outputs of the first,
+middle and last environment are parsed back (python-dotenv, PyYAML, json) and compared
+with the values the environment files give. In full mode, a sampled loop of `kubectl
+create secret generic --dry-run=client`, what a user would script instead.
+--profile adds a cProfile of one in-process render of the largest repo (kubernetes).
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
-import dataclasses
+import functools
 import io
 import json
-import os
-import secrets
 import shutil
-import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
-from bench_validate import (
-    ENV_JWT,
-    ENV_TURNSTILE,
-    ENV_VAPID,
-    environment_yaml,
-    print_table,
-    vapid_pair,
-    verdict,
-)
+import harness
+from harness import Report, Samples, Target, Workload
 
-REPO = Path(__file__).resolve().parent.parent
-
-SCALE_SIZES = (10, 100, 1000)
-SCALE_TARGET_SECONDS = 3.0
-TARGET_NAMES = ("dotenv", "kubernetes", "vault")
-SENSITIVE = {
-    "JWT_SECRET_KEY": ENV_JWT,
-    "VAPID_PRIVATE_KEY": ENV_VAPID,
-    "TURNSTILE_SECRET_KEY": ENV_TURNSTILE,
-}
-DELIVERED = 17  # the generated environments set every bundled variable
-
-# The bash loop a user would write instead: one kubectl process per environment.
-KUBECTL_LOOP = r"""
-for file in "$1"/*.env; do
-  name=${file##*/}; name=${name%.env}
-  "$3" create secret generic "$name" --from-env-file="$file" --dry-run=client -o yaml \
-    > "$2/$name.yaml" || exit 1
-done
-"""
+TARGETS = ("dotenv", "kubernetes", "vault")
+# Where each target writes by default (README: `targets:`): out/ENV + suffix.
+SUFFIXES = {"dotenv": ".env", "kubernetes": ".k8s.yaml", "vault": ".vault.json"}
+TOTAL_SECONDS = Target("<=", 3.0)  # issue 10, item 9: the three processes, 1,000 environments
+SIZES = {"full": (10, 100, 1000), "quick": (50,)}
+KUBECTL_SAMPLE = 20
 
 
-@dataclasses.dataclass(frozen=True)
-class ScaleResult:
-    """Rendering `size` environments for the three targets in one process."""
-
-    size: int
-    seconds: float  # the fastest of `passes` timed passes
-    artifacts: int
-    size_bytes: int
-    passes: int = 1
-
-    @property
-    def per_env_ms(self) -> float:
-        """Milliseconds per environment (three artifacts)."""
-        return 1000 * self.seconds / self.size
+def prepare_repo(repos: harness.Repos, size: int, env: Mapping[str, str]) -> Path:
+    """A repo of `size` environments whose file stores exist (each holds its environment
+    key), so that the timed renders read stores rather than create them."""
+    root = repos.make(size)
+    harness.run(harness.secconf("keys", "ensure", "--all"), env=env, cwd=root)
+    stores = list((root / "secrets").glob("*.enc.yaml"))  # the documented default path
+    if len(stores) != size:
+        raise harness.Broken(f"`keys ensure --all` left {len(stores)} stores for {size} envs")
+    return root
 
 
-@dataclasses.dataclass(frozen=True)
-class Breakdown:
-    """Seconds per stage, over `size` environments."""
+def render_runs(root: Path, env: Mapping[str, str], runs: int, warmup: int) -> dict[str, Samples]:
+    """The three `secconf render --all --target T` processes, interleaved."""
 
-    size: int
-    stages: dict[str, float]
+    def render(target: str) -> float:
+        # As in a fresh CI checkout: every file written anew (render leaves a file whose
+        # content is unchanged alone, so a second run would measure no write at all).
+        for old in (root / "out").glob("*" + SUFFIXES[target]):
+            old.unlink()
+        return harness.run(
+            harness.secconf("render", "--all", "--target", target), env=env, cwd=root
+        ).seconds
+
+    return harness.interleave({t: functools.partial(render, t) for t in TARGETS}, runs, warmup)
 
 
+<<<<<<< HEAD
 @dataclasses.dataclass(frozen=True)
 class CliPath:
     """The whole `secconf render --all` path, per stage, over `size` environments."""
@@ -201,28 +161,35 @@ def expected_values(index: int, environ: Mapping[str, str]) -> dict[str, str]:
 def check_artifacts(artifacts: Sequence[Any], index: int, environ: Mapping[str, str]) -> None:
     """The three artifacts of environment `index` (1-based) parse back to the same 17
     values, the right ones, each in its place: or the benchmark is broken."""
+=======
+def check_outputs(root: Path, size: int, workload: Workload) -> None:
+    """The files of sampled environments read back, by libraries we did not write, as
+    exactly the values their environment files give: or the benchmark is broken."""
+>>>>>>> bench
     import yaml
     from dotenv import dotenv_values
 
-    by_target = {a.target: a for a in artifacts[(index - 1) * 3 : index * 3]}
-    name = f"env-{index:04d}"
-    if set(by_target) != set(TARGET_NAMES) or {a.environment for a in by_target.values()} != {name}:
-        raise RuntimeError(f"{name}: artifacts out of order")
-    payload: dict[str, str] = json.loads(by_target["vault"].content)
-    wrong = {k for k, v in expected_values(index, environ).items() if payload.get(k) != v}
-    if len(payload) != DELIVERED or wrong:
-        raise RuntimeError(f"{name}: vault payload has {len(payload)} keys, wrong: {wrong}")
-    text = by_target["dotenv"].content.decode("utf-8")
-    if dict(dotenv_values(stream=io.StringIO(text), interpolate=False)) != payload:
-        raise RuntimeError(f"{name}: the .env does not read back as the vault payload")
-    secret, configmap = yaml.safe_load_all(by_target["kubernetes"].content)
-    decoded = {k: base64.b64decode(v).decode("utf-8") for k, v in secret["data"].items()}
-    if set(decoded) != set(SENSITIVE) or {**decoded, **configmap["data"]} != payload:
-        raise RuntimeError(f"{name}: the Secret and ConfigMap do not hold the vault payload")
-    if "secconf/checksum" not in secret["metadata"]["annotations"]:
-        raise RuntimeError(f"{name}: no checksum annotation")
+    for index in harness.samples_of(size):
+        name = harness.environment_name(index)
+        want = workload.values(index)
+        files = {t: root / "out" / (name + SUFFIXES[t]) for t in TARGETS}
+        text = files["dotenv"].read_text(encoding="utf-8")
+        dotenv = dict(dotenv_values(stream=io.StringIO(text), interpolate=False))
+        vault = json.loads(files["vault"].read_text(encoding="utf-8"))
+        docs = {d["kind"]: d for d in yaml.safe_load_all(files["kubernetes"].read_bytes())}
+        secret = {k: base64.b64decode(v).decode() for k, v in docs["Secret"]["data"].items()}
+        kubernetes = {**docs["ConfigMap"]["data"], **secret}
+        for target, got in (("dotenv", dotenv), ("vault", vault), ("kubernetes", kubernetes)):
+            if got != want:
+                raise harness.Broken(f"{files[target].name} does not hold {name}'s values")
+        if set(secret) != set(harness.SENSITIVE):
+            raise harness.Broken(f"{name}: the Secret holds {sorted(secret)}")
+    wrong = [t for t in TARGETS if len(list((root / "out").glob("*" + SUFFIXES[t]))) != size]
+    if wrong:
+        raise harness.Broken(f"not {size} files for {wrong}")
 
 
+<<<<<<< HEAD
 # --------------------------------------------------------------------------- measures
 
 
@@ -333,195 +300,92 @@ def measure_kubectl(
     17 values secconf delivers (kubectl takes the rest of the line as it is, so no
     quoting), and one `kubectl create secret generic` process. One untimed warm-up call;
     one environment's Secret is checked against the values."""
+=======
+def kubectl_loop(kubectl: str, root: Path, tmp: Path) -> float:
+    """Milliseconds per environment of `kubectl create secret generic NAME
+    --from-env-file=FILE --dry-run=client -o yaml` over a sample, one process each (what a
+    user would script), after one untimed call; one result checked against the values."""
+>>>>>>> bench
     import yaml
 
-    version = subprocess.run(
-        [kubectl, "version", "--client"], capture_output=True, text=True, check=False
-    ).stdout.splitlines()
-    with tempfile.TemporaryDirectory(prefix="secconf-render-kubectl-") as tmp:
-        root = make_config_repo(Path(tmp) / "repo", sample, vapid_public)
-        artifacts = render_all(root, environ, secrets.token_bytes(32))
-        inputs, outputs = Path(tmp) / "in", Path(tmp) / "out"
-        inputs.mkdir()
-        outputs.mkdir()
-        payloads = [json.loads(a.content) for a in artifacts if a.target == "vault"]
-        for index, payload in enumerate(payloads, start=1):
-            lines = "".join(f"{k}={v}\n" for k, v in payload.items())
-            (inputs / f"env-{index:04d}.env").write_text(lines, encoding="utf-8")
-        warm = [kubectl, "create", "secret", "generic", "warm-up", "--dry-run=client", "-o", "yaml"]
-        subprocess.run(warm, capture_output=True, check=True)
-        command = ["bash", "-c", KUBECTL_LOOP, "loop", str(inputs), str(outputs), kubectl]
-        start = time.perf_counter()
-        subprocess.run(command, check=True, stdin=subprocess.DEVNULL)
-        seconds = time.perf_counter() - start
-        secret = yaml.safe_load((outputs / "env-0001.yaml").read_text(encoding="utf-8"))
-        decoded = {k: base64.b64decode(v).decode("utf-8") for k, v in secret["data"].items()}
-        if len(list(outputs.iterdir())) != sample or decoded != payloads[0]:
-            raise RuntimeError("kubectl's Secret does not hold the values secconf delivers")
-    return KubectlResult(kubectl, version[0] if version else "unknown version", sample, seconds)
+    inputs = []
+    for index in range(1, KUBECTL_SAMPLE + 1):
+        name = harness.environment_name(index)
+        payload = json.loads((root / "out" / (name + SUFFIXES["vault"])).read_text())
+        path = tmp / f"{name}.kubectl.env"
+        path.write_text("".join(f"{k}={v}\n" for k, v in payload.items()), encoding="utf-8")
+        inputs.append((name, path, payload))
+    env = harness.child_env()
 
+    def create(name: str, path: Path) -> harness.Completed:
+        argv = [kubectl, "create", "secret", "generic", name, f"--from-env-file={path}"]
+        return harness.run([*argv, "--dry-run=client", "-o", "yaml"], env=env, cwd=tmp)
 
-# --------------------------------------------------------------------------- report
-
-
-def print_scale(results: Sequence[ScaleResult]) -> float:
-    """Section 1; returns the per-environment growth (largest vs smallest size)."""
-    print(
-        "== Scale: resolve + render dotenv, kubernetes, vault (one process, a fresh Project "
-        "and\n   Templates per pass; fastest timed pass)"
-    )
-    for r in results:
-        print(
-            f"  {r.size:>5} environments  {r.seconds:7.3f} s  {r.per_env_ms:6.3f} ms/env  "
-            f"{r.artifacts} artifacts, {r.size_bytes / 1024:,.0f} KiB  (best of {r.passes})"
-        )
-    growth = results[-1].per_env_ms / results[0].per_env_ms
-    largest = results[-1]
-    met = largest.seconds <= SCALE_TARGET_SECONDS
-    last_step = results[-1].per_env_ms / results[-2].per_env_ms if len(results) > 1 else 1.0
-    print(
-        f"  per-env cost {largest.size} vs {results[0].size}: {growth:.2f}x, "
-        f"{largest.size} vs {results[-2].size}: {last_step:.2f}x (linear = 1; below 1: the "
-        "fixed cost of\n  loading the schema and compiling the templates, amortised); "
-        f"{largest.size} envs target <= {SCALE_TARGET_SECONDS:.0f} s: {verdict(met)}"
-    )
-    return growth
-
-
-def print_breakdown(breakdown: Breakdown) -> None:
-    """Section 2."""
-    print(f"\n== Where the time goes ({breakdown.size} environments, one pass per stage)")
-    total = sum(breakdown.stages.values())
-    for stage, seconds in breakdown.stages.items():
-        per_env = 1000 * seconds / breakdown.size
-        print(f"  {stage:<44} {per_env:6.3f} ms/env  {100 * seconds / total:5.1f}%")
-
-
-def print_cli_path(cli: CliPath) -> None:
-    """Section 3."""
-    n = cli.size
-    print(
-        f"\n== For reference: the whole `secconf render --all` path, three targets, {n} "
-        "environments\n   (one pass; each environment's file store already holds its checksum "
-        "key: creating\n   the stores beforehand took "
-        f"{cli.setup:.1f} s, not counted)"
-    )
-    rows = (
-        ("prepare(): store read, resolve, validate", cli.prepare),
-        ("render the three targets", cli.render),
-        (f"write_atomic of {3 * n} new files (fsync)", cli.write),
-        ("total", cli.total),
-    )
-    for label, seconds in rows:
-        print(f"  {label:<44} {seconds:6.3f} s  {1000 * seconds / n:6.3f} ms/env")
-
-
-def print_kubectl(
-    result: KubectlResult | None, skipped: str | None, scale: ScaleResult, kube_ms: float
-) -> list[tuple[str, str, str, str]]:
-    """Section 4; returns its summary rows."""
-    print("\n== kubectl: what a user would script instead")
-    if result is None:
-        print(f"  not measured: {skipped}")
-        return []
-    per_env = result.per_env_ms
-    ours = scale.per_env_ms
-    print(
-        f"  {result.path} ({result.version}); a bash loop of\n"
-        "    kubectl create secret generic NAME --from-env-file=FILE --dry-run=client -o yaml"
-    )
-    print(
-        f"  measured on a sample of {result.sample} of the same environments (17 values each, "
-        f"KEY=value files):\n    {result.seconds:.3f} s = {per_env:.1f} ms/env; extrapolated "
-        f"to {scale.size}: {per_env * scale.size / 1000:.1f} s (not run: {scale.size} processes)"
-    )
-    print(
-        f"  secconf at {scale.size}: {ours:.3f} ms/env for three artifacts, {kube_ms:.3f} ms/env "
-        "for the kubernetes target\n    alone (load + resolve included; a Secret and a "
-        "ConfigMap, labels, checksum, parsed back)"
-    )
-    print(
-        f"  ratio kubectl / secconf per environment: {per_env / ours:.0f}x against all three "
-        f"targets,\n    {per_env / kube_ms:.0f}x against the kubernetes target alone"
-    )
-    return [
-        (f"kubectl loop, per env ({result.sample} sampled)", f"{per_env:.1f} ms", "", ""),
-        ("kubectl / secconf (three targets)", f"{per_env / ours:.0f}x", "", ""),
-        ("kubectl / secconf (kubernetes only)", f"{per_env / kube_ms:.0f}x", "", ""),
-    ]
-
-
-def print_summary(
-    results: Sequence[ScaleResult],
-    growth: float,
-    cli: CliPath,
-    kubectl_rows: Sequence[tuple[str, str, str, str]],
-) -> None:
-    """The compact table at the end."""
-    largest = results[-1]
-    rows = [
-        *((f"render {r.size} environments", f"{r.seconds:.3f} s", "", "") for r in results[:-1]),
-        (
-            f"render {largest.size} environments",
-            f"{largest.seconds:.3f} s",
-            f"<= {SCALE_TARGET_SECONDS:.0f} s",
-            verdict(largest.seconds <= SCALE_TARGET_SECONDS),
-        ),
-        (f"per-env growth {largest.size}/{results[0].size}", f"{growth:.2f}", "~1", ""),
-        (f"whole CLI path, {cli.size} environments", f"{cli.total:.3f} s", "", "(reference)"),
-        *kubectl_rows,
-    ]
-    print_table(rows, width=40)
-
-
-# --------------------------------------------------------------------------- main
-
-
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    """Command-line options."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="Fewer passes: a quick look.")
-    return parser.parse_args(argv)
+    create(*inputs[0][:2])
+    outputs = [create(name, path) for name, path, _ in inputs]
+    secret = yaml.safe_load(outputs[0].stdout)["data"]
+    if {k: base64.b64decode(v).decode() for k, v in secret.items()} != inputs[0][2]:
+        raise harness.Broken("kubectl's Secret does not hold the values secconf delivers")
+    return 1000 * sum(o.seconds for o in outputs) / len(outputs)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the measurements and print them; 0 unless the benchmark itself broke."""
-    args = parse_args(argv)
-    repeats, sample, cli_size = (1, 20, 100) if args.quick else (3, 50, 1000)
-    started = time.perf_counter()
-    mode = "quick" if args.quick else "full"
-    print(
-        f"secconf render benchmark ({mode}), Python {sys.version.split()[0]}, "
-        f"{os.cpu_count()} CPUs\n"
-        "  Environments: all 17 bundled variables as valid literals, the 3 sensitive ones\n"
-        "  from_env (given as environ=); resolved with stored={} (no secret store) and one\n"
-        "  fixed checksum key; artifacts rendered in memory, not written.\n"
+    """Measure and print; exit 0 unless the benchmark itself broke."""
+    args = harness.parse_args(__doc__, argv, runs=(3, 1))
+    sizes = SIZES["quick" if args.quick else "full"]
+    report = Report(
+        "secconf render --all, one process per target",
+        args,
+        "processes import a compiled copy of secconf; stores exist beforehand, outputs do not",
     )
-    vapid_private, vapid_public = vapid_pair()
-    environ = {
-        ENV_JWT: secrets.token_urlsafe(64),
-        ENV_VAPID: vapid_private,
-        ENV_TURNSTILE: "0x4AAAAAAA" + secrets.token_hex(16),
-    }
-    results = measure_scale(SCALE_SIZES, repeats, vapid_public, environ)
-    growth = print_scale(results)
-    breakdown = measure_breakdown(SCALE_SIZES[-1], vapid_public, environ)
-    print_breakdown(breakdown)
-    cli = measure_cli_path(cli_size, vapid_public, environ)
-    print_cli_path(cli)
+    kubectl = None if args.quick else shutil.which("kubectl")
+    with harness.workspace("secconf-bench-render-") as tmp:
+        env = harness.Installs(tmp).make(compiled=True)
+        workload = Workload.new()
+        env = {**env, **workload.environ}
+        repos = harness.Repos(tmp, env, workload, in_process=False)
+        timings: dict[int, dict[str, Samples]] = {}
+        for size in sizes:
+            root = prepare_repo(repos, size, env)
+            timings[size] = render_runs(root, env, args.runs, 0 if args.quick else 1)
+            check_outputs(root, size, workload)
+        kubectl_ms = kubectl_loop(kubectl, root, tmp) if kubectl else None
+        profile = []
+        if args.profile:
+            with harness.environ(workload.environ):
+                profile = harness.profile_main(
+                    ["--root", root, "render", "--all", "--target", "kubernetes"],
+                    f"secconf render --all --target kubernetes ({sizes[-1]} envs, files unchanged)",
+                )
 
-    kubectl = shutil.which("kubectl")
-    result = None
-    skipped = None if kubectl else "kubectl is not on PATH"
-    if kubectl:
-        result = measure_kubectl(kubectl, sample, vapid_public, environ)
-    stages = breakdown.stages
-    kube_ms = 1000 * (
-        stages["load + resolve (Project, Templates, YAML)"] + stages["render kubernetes"]
+    report.note(
+        "outputs parsed back and compared with the environment files: first, middle and last"
     )
-    rows = print_kubectl(result, skipped, results[-1], kube_ms / breakdown.size)
-    print_summary(results, growth, cli, rows)
-    print(f"\n(total benchmark time {time.perf_counter() - started:.1f} s)")
+    report.note("  environment of each size, 3 targets (python-dotenv, PyYAML, json)")
+    for line in profile:
+        report.note(line)
+    total = {size: sum(s.median for s in t.values()) for size, t in timings.items()}
+    for size in sizes:
+        target = TOTAL_SECONDS if size == 1000 else None
+        report.add(f"render 3 targets, {size} environments (3 processes)", total[size], "s", target)
+    large = sizes[-1]
+    for name, samples in timings[large].items():
+        report.add(f"render --all --target {name}, {large} environments", samples.median, "s")
+    report.add(f"per environment, 3 targets, at {large}", 1000 * total[large] / large, "ms")
+    if len(sizes) > 1:
+        marginal = (total[large] - total[sizes[0]]) / (large - sizes[0])
+        report.add(
+            f"cost per environment ({sizes[0]} to {large}), 3 targets", 1000 * marginal, "ms"
+        )
+    if kubectl_ms is not None:
+        ours = 1000 * timings[large]["kubernetes"].median / large
+        report.add(
+            f"kubectl create secret, per environment ({KUBECTL_SAMPLE} sampled)", kubectl_ms, "ms"
+        )
+        report.add(
+            f"kubectl per env / secconf kubernetes per env at {large}", kubectl_ms / ours, "x"
+        )
+    report.print()
     return 0
 
 

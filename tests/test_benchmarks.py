@@ -3,6 +3,7 @@ otherwise go unnoticed until someone needs its figures."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,20 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+# One row of the `== Summary` table: figure, value (with its unit), target, met?
+FIGURE = re.compile(
+    r"^  (?P<figure>\S.*?)  +(?P<value>-?\d+(\.\d+)?)( (ms|s|x))?"
+    r"  +(?P<target>-|(<=|>=) -?\d+(\.\d+)?( (ms|s|x))?)  +(?P<met>met|NOT met|-)$"
+)
+
+
+def summary_rows(stdout: str) -> list[str]:
+    """The lines of the summary table after its header, up to the blank line."""
+    after = stdout.split("\n== Summary\n", 1)[1]
+    lines = after.split("\n\n", 1)[0].splitlines()
+    assert lines[0].split() == ["figure", "value", "target", "met?"]
+    return lines[1:]
 
 
 @pytest.mark.parametrize("script", ["bench_validate.py", "bench_render.py", "bench_deploy.py"])
@@ -23,4 +38,18 @@ def test_benchmark_runs(script: str) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "== Summary" in result.stdout
+    assert "\n== Summary\n" in result.stdout
+    rows = summary_rows(result.stdout)
+    assert len(rows) >= 3, result.stdout
+    unparsed = [row for row in rows if not FIGURE.match(row)]
+    assert unparsed == [], result.stdout
+
+
+def test_a_figure_line_that_does_not_parse_is_caught() -> None:
+    """The pattern rejects what a broken report would print (no value, a unit-less
+    target word), so the check above means something."""
+    assert FIGURE.match("  render 3 targets, 50 environments  1.624 s  <= 3 s  NOT met")
+    assert FIGURE.match("  unchanged re-apply: requests other than reads  0  <= 0  met")
+    assert not FIGURE.match("  render 3 targets  nan s  -  -")
+    assert not FIGURE.match("  render 3 targets  1.6 s  soon  met")
+    assert not FIGURE.match("  render 3 targets  1.6 s  -  maybe")
