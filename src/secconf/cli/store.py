@@ -60,6 +60,8 @@ def rekey(ctx: click.Context, env: str, yes: bool) -> int:
     )
     for name, count in run_rekey(project, environment):
         click.echo(f"{name}: re-encrypted {count} entries under the new master key")
-    key_file = environment.store.file.key_file.format(env=env)
+    from secconf.paths import fill
+
+    key_file = fill(environment.store.file.key_file, env=env)
     click.echo(f"the new master key is in {key_file}; update CI's SECCONF_MASTER_KEY from it")
     return 0

@@ -9,6 +9,7 @@ from typing import Any
 from secconf.delivery import Prepared
 from secconf.deploy.base import ApplyResult, Plan, diff_keys
 from secconf.errors import DeployError
+from secconf.paths import fill
 from secconf.render.base import delivered_values
 from secconf.retry import RetryPolicy
 from secconf.vaultclient import (
@@ -76,7 +77,7 @@ class VaultDeploy:
                 f"{config.environment.file} (VAULT_ADDR is not set)"
             )
         client = self._client(connection)
-        path = settings.secret_path.format(env=config.environment.name)
+        path = fill(settings.secret_path, env=config.environment.name)
         raw, version, custom = self._read(connection, client, settings.mount, path)
         # Compare as text; keep the live JSON values to write back what is left alone.
         live = {k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
