@@ -278,7 +278,7 @@ def measure_cli_path(size: int, vapid_public: str, environ: Mapping[str, str]) -
     """The path of `secconf render --all` for the three targets in one process: per
     environment prepare() (its file store holds the environment key: created beforehand,
     untimed), the renders, and write_atomic of each artifact to its default path."""
-    from secconf.delivery import prepare
+    from secconf.delivery import commit, prepare
     from secconf.files import write_atomic
     from secconf.project import Project
     from secconf.render import TARGETS, RenderInput
@@ -296,7 +296,7 @@ def measure_cli_path(size: int, vapid_public: str, environ: Mapping[str, str]) -
         setup_project = Project.open(root)
         for name in setup_project.environments.names():
             environment = setup_project.environments.get(name)
-            prepare(setup_project, environment, notify=quiet, environ=environ)
+            commit(prepare(setup_project, environment, notify=quiet, environ=environ))
         setup = time.perf_counter() - start
 
         times = dict.fromkeys(("prepare", "render", "write"), 0.0)
@@ -319,7 +319,9 @@ def measure_cli_path(size: int, vapid_public: str, environ: Mapping[str, str]) -
             artifacts = [TARGETS[target](data) for target in TARGET_NAMES]
             lap("render")
             for artifact in artifacts:
-                written += write_atomic(root / artifact.path, artifact.content, mode=artifact.mode)
+                written += write_atomic(
+                    root / artifact.path, artifact.content, mode=artifact.mode, root=root
+                )
             lap("write")
         if written != size * len(TARGET_NAMES):
             raise RuntimeError(f"wrote {written} files for {size} environments")
