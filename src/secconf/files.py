@@ -17,6 +17,7 @@ import errno
 import os
 import re
 import secrets
+import stat
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -154,7 +155,9 @@ def write_atomic(
     """
     path = Path(path)
     with contextlib.suppress(OSError):
-        if path.read_bytes() == data and (path.stat().st_mode & 0o777) == mode:
+        info = os.stat(path)
+        same_mode = stat.S_ISREG(info.st_mode) and (info.st_mode & 0o777) == mode
+        if same_mode and path.read_bytes() == data:
             return False
     transaction = Transaction(root)
     transaction.add(path, data, mode=mode, shown=shown or str(path))
@@ -207,8 +210,11 @@ class Transaction:
 
     def _stage(self, change: _Change) -> None:
         with contextlib.suppress(FileNotFoundError):
+            info = os.stat(change.path)
+            if not stat.S_ISREG(info.st_mode):  # reading a FIFO would hang
+                raise IsADirectoryError(errno.EISDIR, "it exists and is not a regular file")
             change.before = change.path.read_bytes()
-            change.before_mode = change.path.stat().st_mode & 0o777
+            change.before_mode = info.st_mode & 0o777
         change.created = make_dirs(change.path.parent)
         change.tmp = new_temp(change.path, self.root, data=change.data, mode=change.mode)
 

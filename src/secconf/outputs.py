@@ -6,8 +6,10 @@ it lacks are generated in memory) -> check every output path (secconf.paths, no 
 artifacts on one file, no existing file that secconf did not write unless `force`) ->
 stage every temp file -> store the generated keys -> rename every file into place.
 Files secconf wrote are recorded in `.secconf/outputs.json` (path -> SHA-256 of the
-bytes written; renamed into place last, in the same transaction), so that a later
-render replaces them and nothing else.
+bytes written, and of the bytes before them), so that a later render replaces them and
+nothing else. The manifest is renamed into place first, in the same transaction, and
+accepts both: a render killed between two renames leaves files that the next render
+still knows as its own.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from secconf.environment.loader import Environment
 from secconf.errors import InputError
-from secconf.files import Transaction, private_directory
+from secconf.files import Transaction, private_directory, write_error
 from secconf.paths import DOTENV_EXAMPLE, PRIVATE_DIR
 from secconf.project import Project
 
@@ -143,6 +145,7 @@ class _Write:
     path: Path  # resolved
     shown: str
     changed: bool
+    before: str | None = None  # SHA-256 of the bytes there now, when there is a file
 
 
 def _plan(
@@ -170,7 +173,8 @@ def _plan(
         changed = current != artifact.content or _mode(path) != artifact.mode
         if out is None and current is not None and current != artifact.content and not force:
             _refuse_foreign(project.root, path, shown, current, manifest)
-        plan.append(_Write(artifact, path, shown, changed))
+        before = hashlib.sha256(current).hexdigest() if current is not None else None
+        plan.append(_Write(artifact, path, shown, changed, before))
     return plan
 
 
@@ -181,8 +185,8 @@ def _current(path: Path, shown: str) -> bytes | None:
         info = os.stat(path)
     except FileNotFoundError:
         return None
-    except OSError as exc:
-        raise InputError(f"cannot read {shown}: {exc.strerror}") from None
+    except OSError as exc:  # ENOTDIR, EACCES, ELOOP: this path cannot be written either
+        raise write_error(exc, shown) from None
     if not stat.S_ISREG(info.st_mode):
         raise InputError(
             f"{shown} exists and is not a regular file", hint="move it away, or pick another path"
@@ -200,10 +204,10 @@ def _mode(path: Path) -> int | None:
 
 
 def _refuse_foreign(
-    root: Path, path: Path, shown: str, current: bytes, manifest: Mapping[str, str]
+    root: Path, path: Path, shown: str, current: bytes, manifest: Mapping[str, list[str]]
 ) -> None:
     recorded = manifest.get(_key(root, path))
-    if recorded is not None and recorded == hashlib.sha256(current).hexdigest():
+    if recorded and hashlib.sha256(current).hexdigest() in recorded:
         return
     why = "was edited since secconf wrote it" if recorded else "was not written by secconf"
     raise InputError(
@@ -213,23 +217,24 @@ def _refuse_foreign(
 
 
 def _stage(project: Project, plan: Sequence[_Write], *, manifest: bool) -> Transaction:
-    """Stage every changed file, and the manifest that records them (renamed last)."""
+    """Stage every changed file, and the manifest that records them (renamed first)."""
     transaction = Transaction(project.root)
     changed = [w for w in plan if w.changed]
-    for write in changed:
-        transaction.add(
-            write.path, write.artifact.content, mode=write.artifact.mode, shown=write.shown
-        )
-    if manifest and changed:
+    if manifest and changed:  # first: see the module docstring
         files = load_manifest(project.root)
         for write in changed:
-            files[_key(project.root, write.path)] = hashlib.sha256(
-                write.artifact.content
-            ).hexdigest()
+            new = hashlib.sha256(write.artifact.content).hexdigest()
+            key = _key(project.root, write.path)
+            before = write.before
+            files[key] = [new] if before is None or before == new else [new, before]
         text = json.dumps({"format": MANIFEST_FORMAT, "files": dict(sorted(files.items()))})
         private = project.root / PRIVATE_DIR
         private_directory(private)
         transaction.add(private / MANIFEST, (text + "\n").encode(), mode=0o600, shown=MANIFEST)
+    for write in changed:
+        transaction.add(
+            write.path, write.artifact.content, mode=write.artifact.mode, shown=write.shown
+        )
     transaction.stage()
     return transaction
 
@@ -241,9 +246,10 @@ def _key(root: Path, path: Path) -> str:
     return str(path.relative_to(Path(os.path.realpath(root))))
 
 
-def load_manifest(root: Path) -> dict[str, str]:
-    """Relative path -> SHA-256 of the bytes secconf last wrote there (empty when there
-    is no manifest, or it is damaged: then nothing counts as written by secconf)."""
+def load_manifest(root: Path) -> dict[str, list[str]]:
+    """Relative path -> SHA-256 of the bytes secconf last wrote there, and of those it
+    replaced (empty when there is no manifest, or it is damaged: then nothing counts
+    as written by secconf)."""
     try:
         data = json.loads((root / PRIVATE_DIR / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -251,7 +257,7 @@ def load_manifest(root: Path) -> dict[str, str]:
     files = data.get("files") if isinstance(data, dict) else None
     if data.get("format") != MANIFEST_FORMAT or not isinstance(files, dict):
         return {}
-    return {str(k): str(v) for k, v in files.items()}
+    return {str(k): [str(h) for h in v] for k, v in files.items() if isinstance(v, list)}
 
 
 def _manifest_lock(root: Path) -> Any:

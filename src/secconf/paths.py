@@ -128,6 +128,13 @@ class Placement:
         self.root = Path(os.path.realpath(root))
         self.roles = list(roles)
         self._by_key = {(r.environment, r.kind, r.target): r for r in self.roles}
+        private = self._dir(PRIVATE_DIR)
+        own = [self._dir(d) for d in (ENVIRONMENTS_DIR, SCHEMA_DIR, TEMPLATES_DIR)]
+        self._protected: dict[RoleKind, list[Path]] = {
+            "output": [*own, private],
+            "store": [*own, private / "tmp", private / "locks", private / "outputs.json"],
+        }
+        self._protected["key file"] = self._protected["store"]
 
     def check(self) -> None:
         """Raise a located InputError for the first path that breaks a rule."""
@@ -159,35 +166,37 @@ class Placement:
     # -- rules -------------------------------------------------------------------
 
     def _check_inside(self, role: Role) -> None:
-        if role.path == self.root or not role.path.is_relative_to(self.root):
+        if role.path == self.root:
+            _refuse(role, "is the config repository itself", "name a file")
+        if not role.path.is_relative_to(self.root):
             _refuse(role, "is outside the config repository", _OUTSIDE_HINT)
         parts = role.path.relative_to(self.root).parts
         if any(part in GIT_NAMES for part in parts):
             _refuse(role, "is a file of git's (.git, .gitignore...)", _OWN_HINT)
 
     def _check_not_secconfs_own(self, role: Role) -> None:
-        private = self._dir(PRIVATE_DIR)
-        protected = [self._dir(d) for d in (ENVIRONMENTS_DIR, SCHEMA_DIR, TEMPLATES_DIR)]
-        if role.kind == "output":
-            protected.append(private)
-        else:
-            protected += [private / "tmp", private / "locks", private / "outputs.json"]
-        for directory in protected:
+        for directory in self._protected[role.kind]:
             if role.path.is_relative_to(directory):
                 shown = _relative(directory, self.root)
                 _refuse(role, f"is inside {shown}, which holds secconf's own files", _OWN_HINT)
 
     def _check_outputs(self) -> None:
-        keeps = [r for r in self.roles if r.kind != "output"]
-        store_dirs = {r.path.parent: r for r in keeps if r.kind == "store"}
+        # Lookups by path, not pairs of roles: a repo may have a thousand environments.
+        kept: dict[Path, Role] = {}
+        for role in self.roles:
+            if role.kind != "output":
+                for path in _key_paths(role):
+                    kept.setdefault(path, role)
+        store_dirs = {r.path.parent: r for r in self.roles if r.kind == "store"}
+        store_dirs.pop(self.root, None)  # a store at the top: only the store itself is kept
         written: dict[Path, Role] = {}
         for role in (r for r in self.roles if r.kind == "output"):
-            for kept in keeps:
-                if role.path in _key_paths(kept):
-                    culprit, other = _culprit(role, kept)
-                    _refuse(culprit, f"is the {_what(other)}", _OWN_HINT)
-            for directory, store in store_dirs.items():
-                if directory != self.root and role.path.is_relative_to(directory):
+            if role.path in kept:
+                culprit, other = _culprit(role, kept[role.path])
+                _refuse(culprit, f"is the {_what(other)}", _OWN_HINT)
+            for directory in (role.path, *role.path.parents):
+                if directory in store_dirs:
+                    store = store_dirs[directory]
                     _refuse(role, f"is inside the directory of the {_what(store)}", _OWN_HINT)
             if role.abstract:
                 continue
@@ -201,18 +210,23 @@ class Placement:
                 )
 
     def _check_stores_and_keys(self) -> None:
-        keeps = [r for r in self.roles if r.kind != "output"]
-        for i, role in enumerate(keeps):
-            for other in keeps[:i]:
-                if role.kind == other.kind == "key file":
-                    continue  # environments share a master key file on purpose
-                if role.kind == other.kind == "store" and (role.abstract or other.abstract):
-                    continue  # an abstract environment's store is never used
-                if _key_paths(role) & _key_paths(other) and (
-                    role.kind != other.kind or role.environment != other.environment
-                ):
-                    culprit, second = _culprit(role, other)
+        keys: dict[Path, Role] = {}
+        stores: dict[Path, Role] = {}
+        for role in (r for r in self.roles if r.kind != "output"):
+            for path in _key_paths(role):
+                clash = stores.get(path) if role.kind == "store" else None
+                if clash is not None and (role.abstract or clash.abstract):
+                    clash = None  # an abstract environment's store is never used
+                if clash is not None and clash.environment == role.environment:
+                    clash = None
+                clash = clash or (keys.get(path) if role.kind == "store" else stores.get(path))
+                if clash is not None:
+                    culprit, second = _culprit(role, clash)
                     _refuse(culprit, f"is the {_what(second)}", _OWN_HINT)
+            for path in _key_paths(role):
+                seen = stores if role.kind == "store" else keys
+                if path not in seen or (seen[path].abstract and not role.abstract):
+                    seen[path] = role  # a concrete environment's store wins: it is used
 
     def _dir(self, name: str) -> Path:
         return Path(os.path.realpath(self.root / name))

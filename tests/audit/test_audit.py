@@ -170,8 +170,7 @@ def test_diff_shows_equal_secrets_with_equal_fingerprints(
     write_env(
         bundled,
         "copy",
-        "extends: production\nproduction: false\n"
-        "targets: {dotenv: {path: out/copy.env}}\n",
+        "extends: production\nproduction: false\ntargets: {dotenv: {path: out/copy.env}}\n",
     )
     monkeypatch.setenv("PROD_TURNSTILE_SECRET_KEY", CI["PROD_TURNSTILE_SECRET_KEY"])
     result = run(bundled, "diff", "production", "copy", "--all-variables", "--format", "json")

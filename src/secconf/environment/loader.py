@@ -342,7 +342,12 @@ def _roles(environment: Environment, root: Path) -> list[Role]:
     def add(kind: Any, setting: str, template: str, target: str | None = None) -> None:
         shown = fill(template, env=environment.name)
         at = environment.lines.get(setting) or Location(environment.file, None)
-        path = resolve_in(root, shown)
+        try:
+            path = resolve_in(root, shown)
+        except InputError as exc:
+            raise InputError(
+                f"{setting}: {exc.message}", file=at.file, line=at.line, hint=exc.hint
+            ) from None
         out.append(
             Role(
                 kind,
