@@ -230,3 +230,31 @@ def test_many_environments_are_checked_quickly(tmp_path: Path) -> None:
     start = time.perf_counter()
     assert run(root, "validate", "--offline", "--env", "env0000").code == 0
     assert time.perf_counter() - start < 5
+
+
+def test_a_secconf_directory_that_is_a_symlink_out_of_the_repo_is_not_used(
+    repo: Path, tmp_path: Path
+) -> None:
+    """`.secconf -> elsewhere` in a pull request: no temp file, lock or key goes there."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (repo / ".secconf").symlink_to(outside)
+    keys_elsewhere = DEV + "store:\n  file: {key_file: keys/master.key}\n"
+    write_env(repo, "dev", keys_elsewhere)
+    write_env(repo, OTHER_ENV, keys_elsewhere)
+    for args in (["render", "--all"], ["keys", "ensure", "--all"]):
+        result = run(repo, *args)
+        assert result.code == 2, result.both
+        assert "symlink" in result.err and "Traceback" not in result.err
+    assert list(outside.iterdir()) == []
+    assert not (repo / "out").exists()
+
+
+def test_an_import_into_a_name_that_is_not_an_environment_name_is_refused(
+    repo: Path, tmp_path: Path
+) -> None:
+    source = tmp_path / "old.env"
+    source.write_text("JWT_ALGORITHM=HS384\n")
+    result = run(repo, "import", str(source), "--env", "../../escaped")
+    assert result.code == 2 and "not a valid environment name" in result.err
+    assert not (tmp_path / "escaped.yaml").exists()

@@ -73,12 +73,27 @@ def remove_dirs(created: list[Path]) -> None:
             os.rmdir(path)
 
 
+def no_symlink(directory: Path) -> None:
+    """Refuse a directory reached through a symlink (a pull request can commit one, e.g.
+    `.secconf -> ~/.ssh`): secconf's private files stay where they seem to be."""
+    existing = Path(os.path.abspath(directory))
+    while not os.path.lexists(existing) and existing != existing.parent:
+        existing = existing.parent
+    if os.path.realpath(existing) != str(existing):
+        raise WriteError(
+            f"{directory} is reached through a symlink ({existing} is one, or is under one)",
+            hint="secconf keeps its private files in a real directory of the config repo; "
+            "remove the symlink",
+        )
+
+
 def private_directory(directory: Path) -> None:
     """Create `directory` (0700) with a .gitignore that ignores everything in it.
 
     The marker is written atomically: a run killed in between never leaves an empty
     .gitignore, which would let git see the master key.
     """
+    no_symlink(directory)
     make_dirs(directory)
     marker = directory / ".gitignore"
     with contextlib.suppress(OSError):
@@ -289,7 +304,8 @@ def remove_leftovers(root: Path, beside: Sequence[Path] = ()) -> int:
     how many were removed."""
     removed = 0
     staging = root / PRIVATE_DIR / STAGING
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, WriteError):
+        no_symlink(staging)  # never sweep a directory outside the repo
         for entry in os.scandir(staging):
             match = _STAGED.match(entry.name)
             if match and _leftover(entry.path, int(match.group(1))):

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import difflib
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from secconf.environment.editing import set_values, yaml_scalar
-from secconf.environment.models import FromStore, Generate, LiteralValue
+from secconf.environment.models import ENV_NAME_PATTERN, FromStore, Generate, LiteralValue
 from secconf.errors import InputError, SecconfError
 from secconf.paths import PRIVATE_DIR
 from secconf.project import ENVIRONMENTS_DIR, Project
@@ -154,6 +155,11 @@ def import_dotenv(
     the store written in one atomic write (which refuses, under its own lock, to
     replace a stored value without `replace`), then the file renamed into place.
     """
+    if not re.match(ENV_NAME_PATTERN, env_name):
+        raise InputError(
+            f"{env_name!r} is not a valid environment name",
+            hint="use lower-case letters, digits, '-' and '_' (e.g. staging)",
+        )
     report = ImportReport(env_name, f"{ENVIRONMENTS_DIR}/{env_name}.yaml")
     values, unreadable = read_dotenv(dotenv_path)
     report.skipped += [(f"line {n}", "python-dotenv cannot parse it") for n in unreadable]
@@ -194,7 +200,8 @@ def _import_locked(
     )
     text = set_values(text, lines, file=report.env_file)
     # The edited file must load (and keep its paths to their roles) before anything is written.
-    environment = project.environments.edited(env_name, text).get(env_name)
+    project = project.edited(env_name, text)
+    environment = project.environments.get(env_name)
     store = open_store(project, environment, notify=notify) if groups else None
     if store is not None and not replace:
         replacing = _replaced_groups(store, groups)

@@ -92,6 +92,13 @@ class Project:
         write to it lands."""
         return resolve_in(self.root, fill(template, env=environment.name))
 
+    def edited(self, name: str, text: str) -> Project:
+        """This project as it would be with environments/NAME.yaml holding `text`."""
+        other = Project(self.root)
+        other.__dict__["environments"] = self.environments.edited(name, text)
+        other.__dict__["schema"] = self.schema
+        return other
+
     def remove_leftovers(self) -> int:
         """Remove the temp files that killed runs left: in `.secconf/tmp/`, and beside
         every output, store and key file (where earlier versions made them). A repo

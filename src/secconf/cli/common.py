@@ -119,9 +119,13 @@ def write_output(text: str, out: Path | None) -> None:
     if out is None or str(out) == "-":
         click.echo(text, nl=False)
         return
+    import os
+
     from secconf.files import write_atomic
 
-    write_atomic(out, text.encode("utf-8"), mode=0o644, shown=str(out))
+    # Where a symlink points, as `render --out` writes: the link itself stays.
+    target = Path(os.path.realpath(out))
+    write_atomic(target, text.encode("utf-8"), mode=0o644, shown=str(out))
     click.echo(f"wrote {out}", err=True)
 
 

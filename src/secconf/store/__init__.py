@@ -40,7 +40,7 @@ def master_key_provider(
     A key is created on the first write of a non-production environment, with a notice;
     production never creates one as a side effect (`secconf store init` does, on purpose).
     """
-    key_file = project.path(environment.store.file.key_file, environment)
+    key_file = project.placement.path(environment.name, "key file")  # checked, resolved
     shown = fill(environment.store.file.key_file, env=environment.name)
     found: list[MasterKey] = []
 
@@ -101,7 +101,7 @@ def open_store(
     relative = fill(settings.file.path, env=environment.name)
     keys = master_key_provider(project, environment, notify=notify, environ=environ)
     return FileStore(
-        project.path(settings.file.path, environment),
+        project.placement.path(environment.name, "store"),  # checked, resolved
         environment.name,
         keys,
         shown=relative,
@@ -112,7 +112,12 @@ def open_store(
 
 def lock_path(project: Project, relative: str) -> Path:
     """Where a file store's lock lives: in the git-ignored .secconf/, not beside the store."""
-    return project.root / ".secconf" / "locks" / (relative.replace("/", "__") + ".lock")
+    name = relative.replace("/", "__")
+    if len(name) > 200:  # a file name has at most 255 bytes
+        import hashlib
+
+        name = f"{name[:100]}-{hashlib.sha256(relative.encode()).hexdigest()[:16]}"
+    return project.root / ".secconf" / "locks" / (name + ".lock")
 
 
 def stored_values(entries: Mapping[str, Entry], store: SecretStore) -> dict[str, StoredValue]:
