@@ -100,13 +100,15 @@ def private_directory(directory: Path) -> None:
         if marker.stat().st_size > 0:
             return
     tmp = directory / f".gitignore.{os.getpid()}.{secrets.token_hex(4)}{BESIDE_SUFFIX}"
-    with contextlib.suppress(OSError):
-        try:
-            _write_new(tmp, PRIVATE_MARKER.encode(), 0o644)
-            os.replace(tmp, marker)
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+    try:
+        _write_new(tmp, PRIVATE_MARKER.encode(), 0o644)
+        os.replace(tmp, marker)
+    except OSError as exc:
+        # Without its .gitignore, what goes into the directory would be seen by git.
+        raise write_error(exc, str(marker)) from None
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
 
 
 def staging_directory(root: Path) -> Path:
