@@ -171,7 +171,7 @@ class Placement:
         if not role.path.is_relative_to(self.root):
             _refuse(role, "is outside the config repository", _OUTSIDE_HINT)
         parts = role.path.relative_to(self.root).parts
-        if any(part in GIT_NAMES for part in parts):
+        if any(part.lower() in GIT_NAMES for part in parts):  # .GIT is .git on macOS
             _refuse(role, "is a file of git's (.git, .gitignore...)", _OWN_HINT)
 
     def _check_not_secconfs_own(self, role: Role) -> None:
