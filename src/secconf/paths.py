@@ -76,13 +76,21 @@ def fill(template: str, **values: str) -> str:
     return "".join(text + (values[n] if n is not None else "") for text, n, _, _ in parsed)
 
 
-def resolve_in(root: Path, relative: str) -> Path:
+def resolve_in(root: Path, relative: str, cache: dict[str, str] | None = None) -> Path:
     """`relative` (a filled setting) as an absolute path with `..` and every symlink
-    resolved, which is where a write to it would land."""
+    resolved, which is where a write to it would land. `cache`: resolved directories,
+    for resolving many paths at once (one environment set's)."""
     if "\0" in relative:
         raise InputError("a path holds a NUL character", hint="remove it")
     try:
-        return Path(os.path.realpath(root / relative))
+        joined = os.path.join(root, relative)
+        head, tail = os.path.split(joined)
+        if cache is None or tail in ("", ".", ".."):
+            return Path(os.path.realpath(joined))
+        if head not in cache:
+            cache[head] = os.path.realpath(head)
+        candidate = os.path.join(cache[head], tail)
+        return Path(os.path.realpath(candidate) if os.path.islink(candidate) else candidate)
     except (OSError, RuntimeError, ValueError):
         raise InputError(
             f"{relative} cannot be resolved (a symlink loop?)", hint="fix the symlinks"
@@ -128,13 +136,17 @@ class Placement:
         self.root = Path(os.path.realpath(root))
         self.roles = list(roles)
         self._by_key = {(r.environment, r.kind, r.target): r for r in self.roles}
+        # Paths as strings from here on: pathlib's comparisons cost more than the rest of
+        # loading a thousand environments.
+        self._root = str(self.root)
         private = self._dir(PRIVATE_DIR)
         own = [self._dir(d) for d in (ENVIRONMENTS_DIR, SCHEMA_DIR, TEMPLATES_DIR)]
-        self._protected: dict[RoleKind, list[Path]] = {
+        internal = [os.path.join(private, name) for name in ("tmp", "locks", "outputs.json")]
+        self._protected: dict[RoleKind, list[str]] = {
             "output": [*own, private],
-            "store": [*own, private / "tmp", private / "locks", private / "outputs.json"],
+            "store": [*own, *internal],
+            "key file": [*own, *internal],
         }
-        self._protected["key file"] = self._protected["store"]
 
     def check(self) -> None:
         """Raise a located InputError for the first path that breaks a rule."""
@@ -166,41 +178,46 @@ class Placement:
     # -- rules -------------------------------------------------------------------
 
     def _check_inside(self, role: Role) -> None:
-        if role.path == self.root:
+        path = str(role.path)
+        if path == self._root:
             _refuse(role, "is the config repository itself", "name a file")
-        if not role.path.is_relative_to(self.root):
+        if not _under(path, self._root):
             _refuse(role, "is outside the config repository", _OUTSIDE_HINT)
-        parts = role.path.relative_to(self.root).parts
+        parts = path[len(self._root) :].split(os.sep)
         if any(part.lower() in GIT_NAMES for part in parts):  # .GIT is .git on macOS
             _refuse(role, "is a file of git's (.git, .gitignore...)", _OWN_HINT)
 
     def _check_not_secconfs_own(self, role: Role) -> None:
+        path = str(role.path)
         for directory in self._protected[role.kind]:
-            if role.path.is_relative_to(directory):
-                shown = _relative(directory, self.root)
+            if _under(path, directory):
+                shown = os.path.relpath(directory, self._root) + "/"
                 _refuse(role, f"is inside {shown}, which holds secconf's own files", _OWN_HINT)
 
     def _check_outputs(self) -> None:
         # Lookups by path, not pairs of roles: a repo may have a thousand environments.
-        kept: dict[Path, Role] = {}
+        kept: dict[str, Role] = {}
         for role in self.roles:
             if role.kind != "output":
                 for path in _key_paths(role):
                     kept.setdefault(path, role)
-        store_dirs = {r.path.parent: r for r in self.roles if r.kind == "store"}
-        store_dirs.pop(self.root, None)  # a store at the top: only the store itself is kept
-        written: dict[Path, Role] = {}
+        store_dirs = {os.path.dirname(r.path): r for r in self.roles if r.kind == "store"}
+        store_dirs.pop(self._root, None)  # a store at the top: only the store itself is kept
+        written: dict[str, Role] = {}
         for role in (r for r in self.roles if r.kind == "output"):
-            if role.path in kept:
-                culprit, other = _culprit(role, kept[role.path])
+            path = str(role.path)
+            if path in kept:
+                culprit, other = _culprit(role, kept[path])
                 _refuse(culprit, f"is the {_what(other)}", _OWN_HINT)
-            for directory in (role.path, *role.path.parents):
+            directory = path
+            while _under(directory, self._root):
                 if directory in store_dirs:
                     store = store_dirs[directory]
                     _refuse(role, f"is inside the directory of the {_what(store)}", _OWN_HINT)
+                directory = os.path.dirname(directory)
             if role.abstract:
                 continue
-            first = written.setdefault(role.path, role)
+            first = written.setdefault(path, role)
             if first is not role and not (role.target == first.target == DOTENV_EXAMPLE):
                 culprit, other = _culprit(role, first)
                 _refuse(
@@ -210,8 +227,8 @@ class Placement:
                 )
 
     def _check_stores_and_keys(self) -> None:
-        keys: dict[Path, Role] = {}
-        stores: dict[Path, Role] = {}
+        keys: dict[str, Role] = {}
+        stores: dict[str, Role] = {}
         for role in (r for r in self.roles if r.kind != "output"):
             for path in _key_paths(role):
                 clash = stores.get(path) if role.kind == "store" else None
@@ -228,8 +245,13 @@ class Placement:
                 if path not in seen or (seen[path].abstract and not role.abstract):
                     seen[path] = role  # a concrete environment's store wins: it is used
 
-    def _dir(self, name: str) -> Path:
-        return Path(os.path.realpath(self.root / name))
+    def _dir(self, name: str) -> str:
+        return os.path.realpath(os.path.join(self._root, name))
+
+
+def _under(path: str, directory: str) -> bool:
+    """`path` is `directory` or inside it (both resolved)."""
+    return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
 
 
 _OUTSIDE_HINT = (
@@ -244,11 +266,10 @@ _DEFAULTS = {
 }
 
 
-def _key_paths(role: Role) -> set[Path]:
+def _key_paths(role: Role) -> tuple[str, ...]:
     # A key file has a second path: `store rekey` writes the new key beside it first.
-    if role.kind == "key file":
-        return {role.path, role.path.with_name(role.path.name + ".new")}
-    return {role.path}
+    path = str(role.path)
+    return (path, path + ".new") if role.kind == "key file" else (path,)
 
 
 def _what(role: Role) -> str:
@@ -267,13 +288,6 @@ def _culprit(one: Role, other: Role) -> tuple[Role, Role]:
         setting = f"{one.setting} (inherited from {where})"
         one = replace(one, setting=setting, file=one.environment_file, line=None)
     return one, other
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root)) + "/"
-    except ValueError:
-        return str(path)
 
 
 def _refuse(role: Role, why: str, hint: str) -> NoReturn:

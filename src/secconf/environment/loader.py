@@ -102,7 +102,8 @@ class EnvironmentSet:
             root = self._root if self._root is not None else self.directory.parent
             self._placing = True
             try:
-                roles = [r for n in sorted(self._files) for r in _roles(self._get(n), root)]
+                cache: dict[str, str] = {}  # resolved directories, shared by every path
+                roles = [r for n in sorted(self._files) for r in _roles(self._get(n), root, cache)]
             finally:
                 self._placing = False
             placement = Placement(root, roles)
@@ -335,7 +336,7 @@ def _setting_lines(
     return out
 
 
-def _roles(environment: Environment, root: Path) -> list[Role]:
+def _roles(environment: Environment, root: Path, cache: dict[str, str]) -> list[Role]:
     """The configured paths of one environment: its outputs, store and key file."""
     out: list[Role] = []
 
@@ -343,7 +344,7 @@ def _roles(environment: Environment, root: Path) -> list[Role]:
         shown = fill(template, env=environment.name)
         at = environment.lines.get(setting) or Location(environment.file, None)
         try:
-            path = resolve_in(root, shown)
+            path = resolve_in(root, shown, cache)
         except InputError as exc:
             raise InputError(
                 f"{setting}: {exc.message}", file=at.file, line=at.line, hint=exc.hint
