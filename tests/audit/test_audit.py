@@ -166,7 +166,12 @@ def test_diff_between_environments(bundled: Path) -> None:
 def test_diff_shows_equal_secrets_with_equal_fingerprints(
     bundled: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    write_env(bundled, "copy", "extends: production\nproduction: false\n")
+    # Its own output paths: it must not write production's files (secconf.core.paths).
+    write_env(
+        bundled,
+        "copy",
+        "extends: production\nproduction: false\ntargets: {dotenv: {path: out/copy.env}}\n",
+    )
     monkeypatch.setenv("PROD_TURNSTILE_SECRET_KEY", CI["PROD_TURNSTILE_SECRET_KEY"])
     result = run(bundled, "diff", "production", "copy", "--all-variables", "--format", "json")
     rows = {r["name"]: r for r in json.loads(result.out)["variables"]}

@@ -27,7 +27,12 @@ def test_init_then_validate_ensure_and_render_all(
         "  secconf keys ensure --all",
         "  secconf render --env development",
     ]
-    assert (target / ".gitignore").read_text().splitlines()[-3:] == [".secconf/", "out/", ".env"]
+    assert (target / ".gitignore").read_text().splitlines()[-4:] == [
+        ".secconf/",
+        "out/",
+        ".env",
+        "*.secconf-tmp",
+    ]
     for name, value in {
         "STAGING_TURNSTILE_SECRET_KEY": "1x0000000000000000000000000000000AA",
         "PROD_TURNSTILE_SITE_KEY": "0x4AAAAAAAinit-site",

@@ -538,3 +538,25 @@ def test_a_write_whose_answer_was_lost_is_not_called_a_conflict(
     assert result.code == 0, result.both
     assert "changed after it was read" not in result.err
     assert d.run("check", "--env", "dev", "--target", "vault").code == 0
+
+
+def test_plan_stores_nothing_and_apply_stores_exactly_what_it_delivers(
+    vault, deployment: Deployment
+) -> None:  # type: ignore[no-untyped-def]
+    """Keys apply generates are stored right before it applies, never by plan or check."""
+    from secconf.operations.project import Project
+    from secconf.store import open_store
+
+    d = deployment
+    for command in ("plan", "check"):
+        d.run(command, "--all", "--target", "vault")
+        assert (
+            not (d.root / "secrets").exists() and not (d.root / ".secconf" / "master.key").exists()
+        )
+    assert apply(d, "--all").code == 0
+    project = Project.open(d.root)
+    for env in d.names:
+        entries = open_store(project, project.environments.get(env)).read()
+        live = vault.kv_read(MOUNT, d.vault_path(env))
+        same = entries["JWT_SECRET_KEY"].current.value.reveal() == live["JWT_SECRET_KEY"]
+        assert same and entries["JWT_SECRET_KEY"].current.version == 1

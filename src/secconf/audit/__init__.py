@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from secconf.core.paths import fill
 from secconf.core.secret import fingerprint
 from secconf.environment.resolve import Config, Resolved
 
@@ -109,17 +110,17 @@ def _destinations(config: Config, name: str) -> list[dict[str, str]]:
     k8s = targets.kubernetes
     names = {"app": k8s.app_name, "env": env.name}
     return [
-        {"target": "dotenv", "path": targets.dotenv.path.format(env=env.name), "key": name},
+        {"target": "dotenv", "path": fill(targets.dotenv.path, env=env.name), "key": name},
         {
             "target": "kubernetes",
             "namespace": k8s.namespace,
-            "secret": k8s.secret_name.format(**names),
+            "secret": fill(k8s.secret_name, **names),
             "key": name,
         },
         {
             "target": "vault",
             "mount": targets.vault.mount,
-            "path": targets.vault.secret_path.format(env=env.name),
+            "path": fill(targets.vault.secret_path, env=env.name),
             "key": name,
         },
     ]

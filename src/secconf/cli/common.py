@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -44,10 +44,67 @@ def complete_environment(ctx: click.Context, param: click.Parameter, incomplete:
     return [name for name in names if name.startswith(incomplete)]
 
 
-def open_project(ctx: click.Context) -> Project:
-    """The config repo of this run (--root, or found upward from the working directory)."""
+def open_project(ctx: click.Context, *, writing: bool = False) -> Project:
+    """The config repo of this run (--root, or found upward from the working directory).
+
+    `writing`: the command writes files, so first remove the temp files that killed
+    runs left behind.
+    """
     options: Options = ctx.find_object(Options) or Options()
-    return Project.open(options.root)
+    project = Project.open(options.root)
+    if writing:
+        project.remove_leftovers()
+    return project
+
+
+if TYPE_CHECKING:
+    _PathType = click.ParamType[Path]
+else:  # click before 8.2 has no type parameters
+    _PathType = click.ParamType
+
+
+class OutputPath(_PathType):
+    """`--out`: `-` (stdout), or a path that does not exist or is a regular file (after
+    following symlinks). A device, FIFO, socket or directory is refused before anything
+    is read or written: secconf would hang on it or replace it with a file of secrets."""
+
+    name = "path"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
+        import os
+        import stat
+
+        if isinstance(value, Path):
+            value = str(value)
+        if value == "-":
+            return Path("-")
+        try:
+            info = os.stat(value)
+        except FileNotFoundError:
+            return Path(value)
+        except (OSError, ValueError) as exc:
+            self.fail(
+                f"{value}: {getattr(exc, 'strerror', None) or 'not a usable path'}", param, ctx
+            )
+        if not stat.S_ISREG(info.st_mode):
+            self.fail(f"{value} is {_kind(info.st_mode)}, not a regular file", param, ctx)
+        return Path(value)
+
+
+def _kind(mode: int) -> str:
+    import stat
+
+    kinds = [
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+    ]
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
+
+
+OUTPUT_PATH = OutputPath()
 
 
 def selected(project: Project, envs: tuple[str, ...], all_: bool) -> list[Environment]:
@@ -62,9 +119,13 @@ def write_output(text: str, out: Path | None) -> None:
     if out is None or str(out) == "-":
         click.echo(text, nl=False)
         return
+    import os
+
     from secconf.core.files import write_atomic
 
-    write_atomic(out, text.encode("utf-8"), mode=0o644)
+    # Where a symlink points, as `render --out` writes: the link itself stays.
+    target = Path(os.path.realpath(out))
+    write_atomic(target, text.encode("utf-8"), mode=0o644, shown=str(out))
     click.echo(f"wrote {out}", err=True)
 
 

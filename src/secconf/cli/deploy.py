@@ -116,7 +116,7 @@ def _target(name: str, context: str | None, tls_skip_verify: bool) -> Any:
 def _plans(ctx: click.Context, args: DeployArgs, *, generate: bool) -> tuple[Any, list[Outcome]]:
     from secconf.deploy import plan_environments
 
-    project = open_project(ctx)
+    project = open_project(ctx, writing=generate)
     environments = selected(project, args.envs, args.all_)
     target = _target(args.target, args.context, args.tls_skip_verify)
     with _Progress(len(environments), "planning") as progress:

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 
-from secconf.cli.common import open_project, write_output
+from secconf.cli.common import OUTPUT_PATH, open_project, write_output
 
 
 @click.command()
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OUTPUT_PATH,
     help="Write to this file instead of stdout.",
 )
 @click.option("--title", default="Configuration reference", show_default=True)

@@ -34,7 +34,7 @@ def import_(ctx: click.Context, dotenv_file: Path, env: str, yes: bool) -> int:
     """
     from secconf.operations.importing import import_dotenv
 
-    project = open_project(ctx)
+    project = open_project(ctx, writing=True)
     report = import_dotenv(project, env, dotenv_file, notify=notice, replace=yes)
     if report.created_file:
         click.echo(f"created {report.env_file}")

@@ -57,7 +57,7 @@ def ensure(ctx: click.Context, envs: tuple[str, ...], all_: bool, fmt: str) -> i
     from secconf.keys.lifecycle import ensure_keys
     from secconf.store import open_store
 
-    project = open_project(ctx)
+    project = open_project(ctx, writing=True)
     # Non-production first: the first write of a non-production store may create the
     # shared master key file, which production then uses but never creates.
     environments = sorted(selected(project, envs, all_), key=lambda e: e.production)
@@ -109,7 +109,7 @@ def _change(
     from secconf.keys.lifecycle import rollback_key, rotate_key, rotation_group, rotation_impact
     from secconf.store import open_store
 
-    project = open_project(ctx)
+    project = open_project(ctx, writing=True)
     environment = project.environments.get(env)
     _, members = rotation_group(project, environment, variable)
     names = ", ".join(m.name for m in members)

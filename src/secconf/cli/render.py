@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from secconf.cli.common import environment_options, open_project, selected
+from secconf.cli.common import OUTPUT_PATH, environment_options, open_project, selected
 from secconf.cli.keys import notice
 from secconf.operations.project import TEMPLATES_DIR
-from secconf.render.base import Artifact
+from secconf.operations.render import Written
 
 TARGET_NAMES = ["dotenv", "kubernetes", "vault", "dotenv-example"]
 
@@ -28,9 +28,14 @@ TARGET_NAMES = ["dotenv", "kubernetes", "vault", "dotenv-example"]
 @click.option(
     "--out",
     "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write here instead of the environment's target path; `-` for stdout. "
-    "Only with a single environment.",
+    type=OUTPUT_PATH,
+    help="Write here instead of the environment's target path (a regular file, any place "
+    "you choose); `-` for stdout. Only with a single environment.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace an existing output file that secconf did not write (e.g. a hand-made .env).",
 )
 @click.option(
     "--templates",
@@ -45,15 +50,17 @@ def render(
     all_: bool,
     target: str,
     out: Path | None,
+    force: bool,
     templates_dir: Path | None,
 ) -> int:
     """Render environments for a target and write the files (mode 0600, atomically).
 
     Every selected environment is rendered first; only when all succeed is anything
-    written, so a failed render leaves every existing file as it was. Keys marked
-    `generate: true` that are not stored yet are generated now, except in production
-    (run `secconf keys ensure` there, on purpose). An environment with validation
-    errors is not rendered (exit 1).
+    written, and then every file or none, so a failed render leaves every existing
+    file and store as it was. Keys marked `generate: true` that are not stored yet are
+    generated then, except in production (run `secconf keys ensure` there, on
+    purpose). An environment with validation errors is not rendered (exit 1). An
+    existing file that secconf did not write is not replaced without --force.
 
     \b
     Examples:
@@ -61,44 +68,31 @@ def render(
       secconf render --all --target kubernetes    # out/ENV.k8s.yaml
       secconf render --env staging --target vault --out -
     """
-    from secconf.operations.prepare import preflight, prepare
-    from secconf.render import TARGETS, RenderInput
+    from secconf.operations.render import render_environments
     from secconf.render.templating import Templates
 
-    project = open_project(ctx)
+    project = open_project(ctx, writing=True)
     environments = selected(project, envs, all_)
     if target == "dotenv-example":
         environments = environments[:1]  # one file from the schema, whatever the environment
     if out is not None and len(environments) > 1:
         raise click.UsageError("--out takes a single --env")
     templates = Templates(templates_dir or project.root / TEMPLATES_DIR)
-    if target != "dotenv-example":
-        for environment in environments:  # one refused environment stops all, untouched
-            preflight(project, environment)
-    artifacts: list[Artifact] = []
-    for environment in environments:
-        if target == "dotenv-example":
-            config = project.resolve(environment, stored={}, environ={})
-            data = RenderInput(config, templates, b"")
-        else:
-            prepared = prepare(project, environment, notify=notice)
-            data = RenderInput(prepared.config, templates, prepared.checksum_key)
-        artifacts.append(TARGETS[target](data))
-    for artifact in artifacts:
-        _write(project.root, artifact, out)
+    written = render_environments(
+        project, environments, target, templates, notify=notice, out=out, force=force
+    )
+    for item in written:
+        _report(item)
     return 0
 
 
-def _write(root: Path, artifact: Artifact, out: Path | None) -> None:
-    from secconf.core.files import write_atomic
-
-    if out is not None and str(out) == "-":
+def _report(item: Written) -> None:
+    artifact = item.artifact
+    if item.shown == "-":
         click.echo(artifact.content.decode("utf-8"), nl=False)
         return
-    path = out if out is not None else root / artifact.path
-    changed = write_atomic(path, artifact.content, mode=artifact.mode)
-    shown = artifact.path if out is None else str(out)
-    state = "wrote" if changed else "unchanged"
-    click.echo(f"{artifact.environment}: {state} {shown} ({artifact.target})", err=True)
+    state = "wrote" if item.changed else "unchanged"
+    click.echo(f"{artifact.environment}: {state} {item.shown} ({artifact.target})", err=True)
     if artifact.note:
-        click.echo(f"  next: {artifact.note.format(path=shown)}", err=True)
+        # Not str.format: the note quotes settings of the environment file.
+        click.echo(f"  next: {artifact.note.replace('{path}', item.shown)}", err=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from secconf.cli.common import open_project, write_output
+from secconf.cli.common import OUTPUT_PATH, open_project, write_output
 
 
 @click.group()
@@ -52,7 +52,7 @@ def show(ctx: click.Context, fmt: str) -> int:
     default="json-schema",
     show_default=True,
 )
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file.")
+@click.option("--out", type=OUTPUT_PATH, help="Write to a file.")
 @click.pass_context
 def export(ctx: click.Context, fmt: str, out: Path | None) -> int:
     """Print a JSON Schema (2020-12) for environments/*.yaml.

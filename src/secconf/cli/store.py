@@ -24,7 +24,7 @@ def init(ctx: click.Context, env: str) -> int:
     """
     from secconf.store.admin import init_master_key
 
-    project = open_project(ctx)
+    project = open_project(ctx, writing=True)
     report = init_master_key(project, project.environments.get(env))
     if report.created:
         click.echo(f"created the master key {report.source} (key check {report.key_check})")
@@ -51,7 +51,7 @@ def rekey(ctx: click.Context, env: str, yes: bool) -> int:
     """
     from secconf.store.admin import rekey as run_rekey
 
-    project = open_project(ctx)
+    project = open_project(ctx, writing=True)
     environment = project.environments.get(env)
     confirm(
         f"Re-keying the store of {env} (and every store sharing its key file); everyone "
@@ -60,6 +60,8 @@ def rekey(ctx: click.Context, env: str, yes: bool) -> int:
     )
     for name, count in run_rekey(project, environment):
         click.echo(f"{name}: re-encrypted {count} entries under the new master key")
-    key_file = environment.store.file.key_file.format(env=env)
+    from secconf.core.paths import fill
+
+    key_file = fill(environment.store.file.key_file, env=env)
     click.echo(f"the new master key is in {key_file}; update CI's SECCONF_MASTER_KEY from it")
     return 0

@@ -1,39 +1,292 @@
-"""Writing files safely: atomically (temp file, fsync, rename), with the right mode."""
+"""Writing files safely: atomically (temp file, fsync, rename), with the right mode, and
+never leaving plaintext where git would pick it up.
+
+Inside a config repo, temp files are staged in `.secconf/tmp/` (git-ignored, 0700),
+named after the process that made them, mode 0600 from creation; the next run removes
+those of processes that are gone. Only when that directory is on another file system
+than the target (a rename cannot cross) is the temp made beside the target, as
+`.NAME.PID.RANDOM.secconf-tmp`, a name that tells what it is (and that the `.gitignore`
+`secconf init` writes covers). Outside a repo (`--out` to a place the user chose) the
+temp is beside the target too, still 0600 and removed on failure.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
-import tempfile
+import re
+import secrets
+import stat
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from secconf.core.errors import SecconfError
+from secconf.core.paths import PRIVATE_DIR
 
-def write_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> bool:
-    """Replace `path` with `data` in one step; returns False when it already held `data`.
+STAGING = "tmp"  # .secconf/tmp
+BESIDE_SUFFIX = ".secconf-tmp"
+PRIVATE_MARKER = "# secconf: local files, never in git\n*\n"
+_STALE_SECONDS = 3600  # no write of secconf takes that long: older temps are leftovers
+_STAGED = re.compile(r"^(\d+)\.[0-9a-f]{12}\.")  # PID.RANDOM.NAME.tmp
 
-    A reader sees the old file or the new one, never a mix; a crash leaves the old one.
-    The temp file is created with `mode` from the start, so a secret is never readable
-    by others, not even for an instant.
+
+class WriteError(SecconfError):
+    """A file could not be written (disk full, read-only, permissions, not a directory)."""
+
+
+def write_error(exc: OSError, shown: str) -> WriteError:
+    """The one-line form of an OSError met while writing `shown` (never its content)."""
+    reason = exc.strerror or errno.errorcode.get(exc.errno or 0, type(exc).__name__)
+    return WriteError(
+        f"cannot write {shown}: {reason}",
+        hint="check the disk space, the permissions and that each parent is a directory; "
+        "nothing was changed",
+    )
+
+
+def make_dirs(directory: Path) -> list[Path]:
+    """Create `directory` and its missing parents, each mode 0700 whatever the umask;
+    returns the directories this call created, outermost first."""
+    missing = []
+    current = Path(directory)
+    while not os.path.lexists(current) and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    created = []
+    for path in reversed(missing):
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            continue  # another process made it first: not ours
+        os.chmod(path, 0o700)  # the umask may have taken bits away, never added
+        created.append(path)
+    return created
+
+
+def remove_dirs(created: list[Path]) -> None:
+    """Remove directories `make_dirs` created, innermost first, when they are empty."""
+    for path in reversed(created):
+        with contextlib.suppress(OSError):
+            os.rmdir(path)
+
+
+def no_symlink(directory: Path) -> None:
+    """Refuse a directory reached through a symlink (a pull request can commit one, e.g.
+    `.secconf -> ~/.ssh`): secconf's private files stay where they seem to be."""
+    existing = Path(os.path.abspath(directory))
+    while not os.path.lexists(existing) and existing != existing.parent:
+        existing = existing.parent
+    if os.path.realpath(existing) != str(existing):
+        raise WriteError(
+            f"{directory} is reached through a symlink ({existing} is one, or is under one)",
+            hint="secconf keeps its private files in a real directory of the config repo; "
+            "remove the symlink",
+        )
+
+
+def private_directory(directory: Path) -> None:
+    """Create `directory` (0700) with a .gitignore that ignores everything in it.
+
+    The marker is written atomically: a run killed in between never leaves an empty
+    .gitignore, which would let git see the master key.
     """
-    path = Path(path)
+    no_symlink(directory)
+    make_dirs(directory)
+    marker = directory / ".gitignore"
     with contextlib.suppress(OSError):
-        if path.read_bytes() == data and (path.stat().st_mode & 0o777) == mode:
-            return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        if marker.stat().st_size > 0:
+            return
+    tmp = directory / f".gitignore.{os.getpid()}.{secrets.token_hex(4)}{BESIDE_SUFFIX}"
     try:
-        os.fchmod(fd, mode)
+        _write_new(tmp, PRIVATE_MARKER.encode(), 0o644)
+        os.replace(tmp, marker)
+    except OSError as exc:
+        # Without its .gitignore, what goes into the directory would be seen by git.
+        raise write_error(exc, str(marker)) from None
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def staging_directory(root: Path) -> Path:
+    """`.secconf/tmp/` of the config repo at `root`: where temp files are made."""
+    private_directory(root / PRIVATE_DIR)
+    directory = root / PRIVATE_DIR / STAGING
+    private_directory(directory)
+    return directory
+
+
+def new_temp(target: Path, root: Path | None, *, data: bytes, mode: int = 0o600) -> Path:
+    """A temp file holding `data` (fsynced), made to be renamed onto `target`: in
+    `.secconf/tmp/` of `root` when it is on the target's file system, else beside the
+    target. Mode 0600 from creation; `mode` is set before it is renamed."""
+    directory = _temp_place(target, root)
+    if directory is None:
+        tmp = target.with_name(
+            f".{target.name[:80]}.{os.getpid()}.{secrets.token_hex(4)}{BESIDE_SUFFIX}"
+        )
+    else:
+        tmp = directory / f"{os.getpid()}.{secrets.token_hex(6)}.{target.name[:80]}.tmp"
+    _write_new(tmp, data, mode)
+    return tmp
+
+
+def _temp_place(target: Path, root: Path | None) -> Path | None:
+    if root is None:
+        return None
+    root = Path(os.path.realpath(root))
+    if not Path(os.path.realpath(target)).is_relative_to(root):
+        return None  # a place the user chose: the temp goes beside it
+    directory = staging_directory(root)
+    if os.stat(directory).st_dev != os.stat(target.parent).st_dev:
+        return None  # a rename cannot cross file systems
+    return directory
+
+
+def _write_new(tmp: Path, data: bytes, mode: int) -> None:
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # whatever the umask
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        os.chmod(tmp, mode)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_directory(path.parent)
+
+
+def write_atomic(
+    path: Path, data: bytes, *, mode: int = 0o600, root: Path | None = None, shown: str = ""
+) -> bool:
+    """Replace `path` with `data` in one step; returns False when it already held `data`.
+
+    A reader sees the old file or the new one, never a mix; a crash leaves the old one
+    and, at worst, a temp file in `.secconf/tmp/` of `root` (see the module docstring).
+    An OSError becomes a one-line WriteError naming `shown` (default: the path).
+    """
+    path = Path(path)
+    with contextlib.suppress(OSError):
+        info = os.stat(path)
+        same_mode = stat.S_ISREG(info.st_mode) and (info.st_mode & 0o777) == mode
+        if same_mode and path.read_bytes() == data:
+            return False
+    transaction = Transaction(root)
+    transaction.add(path, data, mode=mode, shown=shown or str(path))
+    transaction.write()
     return True
+
+
+@dataclass
+class _Change:
+    path: Path
+    data: bytes = field(repr=False)
+    mode: int
+    shown: str
+    tmp: Path | None = None
+    before: bytes | None = field(default=None, repr=False)  # may hold secrets: never shown
+    before_mode: int = 0o600
+    created: list[Path] = field(default_factory=list)
+    replaced: bool = False
+
+
+class Transaction:
+    """Many files written as one: every temp is staged first (any failure removes them
+    and changes nothing), then all are renamed into place; when a rename fails, the
+    files already replaced get their previous bytes back."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root
+        self.changes: list[_Change] = []
+
+    def add(self, path: Path, data: bytes, *, mode: int, shown: str) -> None:
+        """One more file to write."""
+        self.changes.append(_Change(Path(path), data, mode, shown))
+
+    def write(self) -> None:
+        """Stage every file, then rename them all; raises WriteError on failure."""
+        self.stage()
+        self.commit()
+
+    def stage(self) -> None:
+        """Write every temp file; on failure, remove them and raise WriteError."""
+        for change in self.changes:
+            try:
+                self._stage(change)
+            except OSError as exc:
+                self.abort()
+                raise write_error(exc, change.shown) from None
+            except BaseException:
+                self.abort()
+                raise
+
+    def _stage(self, change: _Change) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            info = os.stat(change.path)
+            if not stat.S_ISREG(info.st_mode):  # reading a FIFO would hang
+                raise IsADirectoryError(errno.EISDIR, "it exists and is not a regular file")
+            change.before = change.path.read_bytes()
+            change.before_mode = info.st_mode & 0o777
+        change.created = make_dirs(change.path.parent)
+        change.tmp = new_temp(change.path, self.root, data=change.data, mode=change.mode)
+
+    def commit(self) -> None:
+        """Rename every staged temp into place; on failure put back what was replaced."""
+        for change in self.changes:
+            assert change.tmp is not None, "stage() first"
+            try:
+                _replace(change.tmp, change.path)
+                change.replaced = True
+            except OSError as exc:
+                self._undo()
+                raise write_error(exc, change.shown) from None
+            except BaseException:
+                self._undo()
+                raise
+        for directory in {c.path.parent for c in self.changes}:
+            _fsync_directory(directory)
+
+    def abort(self) -> None:
+        """Remove every staged temp and every directory staging created."""
+        for change in reversed(self.changes):
+            if change.tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(change.tmp)
+                change.tmp = None
+            remove_dirs(change.created)
+
+    def _undo(self) -> None:
+        for change in reversed(self.changes):
+            if not change.replaced:
+                continue
+            with contextlib.suppress(OSError):
+                if change.before is None:
+                    os.unlink(change.path)
+                else:
+                    tmp = new_temp(
+                        change.path, self.root, data=change.before, mode=change.before_mode
+                    )
+                    _replace(tmp, change.path)
+            change.replaced = False
+        self.abort()
+
+
+def _replace(tmp: Path, path: Path) -> None:
+    try:
+        os.replace(tmp, path)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        # The staging directory and the target are on different file systems after all
+        # (a bind mount): stage again beside the target.
+        beside = new_temp(path, None, data=tmp.read_bytes(), mode=tmp.stat().st_mode & 0o777)
+        os.unlink(tmp)
+        os.replace(beside, path)
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -44,3 +297,72 @@ def _fsync_directory(directory: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def remove_leftovers(root: Path, beside: Sequence[Path] = ()) -> int:
+    """Remove the temp files that killed runs left: in `.secconf/tmp/` of `root` those
+    whose process is gone (or that are over an hour old), and beside each of the paths
+    `beside` the temps that secconf makes there or that earlier versions made. Returns
+    how many were removed."""
+    removed = 0
+    staging = root / PRIVATE_DIR / STAGING
+    with contextlib.suppress(OSError, WriteError):
+        no_symlink(staging)  # never sweep a directory outside the repo
+        for entry in os.scandir(staging):
+            match = _STAGED.match(entry.name)
+            if match and _leftover(entry.path, int(match.group(1))):
+                removed += _unlink(entry.path)
+    markers = [root / PRIVATE_DIR / ".gitignore", root / PRIVATE_DIR / STAGING / ".gitignore"]
+    for path in [*markers, *beside]:
+        removed += remove_beside(Path(path))
+    return removed
+
+
+def remove_beside(path: Path) -> int:
+    """Remove the temp files killed runs left beside `path`; returns how many."""
+    removed = 0
+    prefix = f".{path.name[:80]}."
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(path.parent):
+            if entry.name.startswith(prefix) and _is_leftover(entry, entry.name[len(prefix) :]):
+                removed += _unlink(entry.path)
+    return removed
+
+
+def _is_leftover(entry: os.DirEntry[str], rest: str) -> bool:
+    """`rest`: what follows `.NAME.` in the name of a file beside NAME."""
+    ours = re.fullmatch(r"(\d+)\.[0-9a-f]{8}" + re.escape(BESIDE_SUFFIX), rest)
+    if ours:
+        return _leftover(entry.path, int(ours.group(1)))
+    if re.fullmatch(r"[a-z0-9_]{8}\.tmp", rest):  # tempfile.mkstemp's, before 0.2
+        return True
+    old_key = re.fullmatch(r"(\d+)\.[0-9a-f]{8}", rest)  # a master key temp, before 0.2
+    return old_key is not None and _leftover(entry.path, int(old_key.group(1)))
+
+
+def _leftover(path: str, pid: int) -> bool:
+    """True when the process that made a temp file is gone, or the file is stale."""
+    if pid != os.getpid() and not _alive(pid):
+        return True
+    try:
+        return time.time() - os.lstat(path).st_mtime > _STALE_SECONDS
+    except OSError:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # someone else's process (or a pid we cannot ask about)
+    return True
+
+
+def _unlink(path: str) -> int:
+    try:
+        os.unlink(path)
+    except OSError:
+        return 0
+    return 1

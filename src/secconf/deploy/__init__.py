@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from secconf.core.errors import SecconfError
 from secconf.deploy.base import ApplyResult, DeployTarget, KeyChange, Plan
 from secconf.environment.loader import Environment
 from secconf.operations.project import Project
+
+if TYPE_CHECKING:
+    from secconf.operations.prepare import Prepared
 
 
 @dataclass
@@ -27,6 +30,9 @@ class Outcome:
     plan: Plan | None = None
     result: ApplyResult | None = None
     error: SecconfError | None = None
+    # What the plan was made from: its keys generated in memory are stored right
+    # before apply writes anything (plan and check never store them).
+    prepared: Prepared | None = field(default=None, repr=False)
 
 
 def make_target(name: str, **options: Any) -> DeployTarget:
@@ -67,7 +73,8 @@ def plan_environments(
                 notify=notify,
                 generate=generate,
             )
-            outcome = Outcome(environment.name, plan=target.plan(prepared, prune=prune))
+            plan = target.plan(prepared, prune=prune)
+            outcome = Outcome(environment.name, plan=plan, prepared=prepared)
         except SecconfError as exc:
             outcome = Outcome(environment.name, error=exc)
         if done is not None:
@@ -84,11 +91,13 @@ def apply_plans(
     parallel: int,
     done: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
-    """Apply every planned environment concurrently; a failure stays with its environment."""
+    """Apply every planned environment concurrently; a failure stays with its environment.
+    Keys its plan generated in memory are stored first."""
 
     def one(outcome: Outcome) -> Outcome:
         if outcome.plan is not None and outcome.error is None:
             try:
+                _store_pending(outcome)
                 outcome.result = target.apply(outcome.plan)
             except SecconfError as exc:
                 outcome.error = exc
@@ -97,6 +106,23 @@ def apply_plans(
         return outcome
 
     return _run(one, outcomes, parallel)
+
+
+def _store_pending(outcome: Outcome) -> None:
+    """Store the keys generated for this environment's plan, or stop it when another
+    run stored different ones first (the plan shown would not be what is applied)."""
+    from secconf.core.errors import DeployError
+    from secconf.operations.prepare import commit
+
+    prepared = outcome.prepared
+    if prepared is None or not prepared.pending:
+        return
+    _, changed = commit(prepared)
+    if changed:
+        raise DeployError(
+            f"another run stored the keys of {outcome.environment} first; nothing applied",
+            hint="run apply again: it plans with the stored keys",
+        )
 
 
 def _run(work: Callable[[Any], Outcome], items: Sequence[Any], parallel: int) -> list[Outcome]:

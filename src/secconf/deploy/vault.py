@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 from secconf.core.errors import DeployError
+from secconf.core.paths import fill
 from secconf.core.retry import RetryPolicy
 from secconf.core.vaultclient import (
     VaultConnection,
@@ -76,7 +77,7 @@ class VaultDeploy:
                 f"{config.environment.file} (VAULT_ADDR is not set)"
             )
         client = self._client(connection)
-        path = settings.secret_path.format(env=config.environment.name)
+        path = fill(settings.secret_path, env=config.environment.name)
         raw, version, custom = self._read(connection, client, settings.mount, path)
         # Compare as text; keep the live JSON values to write back what is left alone.
         live = {k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}

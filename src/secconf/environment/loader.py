@@ -11,7 +11,8 @@ from typing import Any, NamedTuple
 from pydantic import ValidationError
 
 from secconf.core.errors import InputError
-from secconf.core.yamlio import Document, load_document
+from secconf.core.paths import PlaceholderError, Placement, Role, fill, resolve_in
+from secconf.core.yamlio import MAX_FILE_BYTES, Document, load_document, parse_document
 from secconf.environment.models import (
     ENV_NAME_PATTERN,
     FROM_ENV_NAME,
@@ -60,8 +61,24 @@ class EnvironmentSet:
         self.directory = directory
         self._root = root
         self._files = _environment_files(directory)
+        self._texts: dict[str, str] = {}  # edited files not written yet (see `edited`)
         self._parsed: dict[str, _Parsed] = {}
         self._resolved: dict[str, Environment] = {}
+        self._placement: Placement | None = None
+        self._placing = False
+
+    def edited(self, name: str, text: str) -> EnvironmentSet:
+        """This set as it would be with environments/NAME.yaml holding `text`: so that an
+        edit is checked before it is written."""
+        if len(text.encode("utf-8")) > MAX_FILE_BYTES:
+            raise InputError(
+                f"the edited file would be over the {MAX_FILE_BYTES}-byte limit",
+                file=self._show(self.directory / f"{name}.yaml"),
+            )
+        other = EnvironmentSet(self.directory, root=self._root)
+        other._files = {**self._files, name: self.directory / f"{name}.yaml"}
+        other._texts = {**self._texts, name: text}
+        return other
 
     def names(self, *, include_abstract: bool = False) -> list[str]:
         """Environment names in file-name order (abstract ones only on request)."""
@@ -71,7 +88,30 @@ class EnvironmentSet:
         return [n for n in names if not self._parse(n).spec.abstract]
 
     def get(self, name: str) -> Environment:
-        """The environment `name` with its `extends` chain applied."""
+        """The environment `name` with its `extends` chain applied, once every
+        environment's paths have been checked (`placement`)."""
+        environment = self._get(name)
+        if self._root is not None and self._placement is None and not self._placing:
+            self.placement()
+        return environment
+
+    def placement(self) -> Placement:
+        """The output, store and key file paths of every environment (abstract ones
+        included), checked against the rules of `secconf.core.paths` or refused, located."""
+        if self._placement is None:
+            root = self._root if self._root is not None else self.directory.parent
+            self._placing = True
+            try:
+                cache: dict[str, str] = {}  # resolved directories, shared by every path
+                roles = [r for n in sorted(self._files) for r in _roles(self._get(n), root, cache)]
+            finally:
+                self._placing = False
+            placement = Placement(root, roles)
+            placement.check()
+            self._placement = placement
+        return self._placement
+
+    def _get(self, name: str) -> Environment:
         if name not in self._resolved:
             self._resolved[name] = self._resolve(name, ())
         return self._resolved[name]
@@ -84,7 +124,13 @@ class EnvironmentSet:
                 hint=f"create {self._show(self.directory / (name + '.yaml'))} or pick a known one",
             )
         if name not in self._parsed:
-            self._parsed[name] = _parse_file(name, self._files[name], self._show(self._files[name]))
+            path, shown = self._files[name], self._show(self._files[name])
+            doc = (
+                parse_document(self._texts[name], shown)
+                if name in self._texts
+                else load_document(path, display=shown)
+            )
+            self._parsed[name] = _parse_file(name, doc)
         return self._parsed[name]
 
     def _show(self, path: Path) -> str:
@@ -142,8 +188,8 @@ def _environment_files(directory: Path) -> dict[str, Path]:
     return files
 
 
-def _parse_file(name: str, path: Path, shown: str) -> _Parsed:
-    doc = load_document(path, display=shown)
+def _parse_file(name: str, doc: Document) -> _Parsed:
+    shown = doc.path
     try:
         spec = EnvironmentFile.model_validate(doc.data)
     except ValidationError as exc:
@@ -220,8 +266,13 @@ def _build(parsed: _Parsed, parent: Environment | None) -> Environment:
     )
     store = _settings(StoreSettings, store_data, parsed.doc, "store")
     targets = _settings(Targets, targets_data, parsed.doc, "targets")
-    _check_placeholders(store_data, ("store",), parsed.doc)
-    _check_placeholders(targets_data, ("targets",), parsed.doc)
+    values_of = {"env": parsed.name}
+    _check_placeholders(store_data, ("store",), parsed.doc, values_of, targets.kubernetes.app_name)
+    _check_placeholders(
+        targets_data, ("targets",), parsed.doc, values_of, targets.kubernetes.app_name
+    )
+    lines = dict(parent.lines) if parent else {}
+    lines.update(_setting_lines({"store": spec.store, "targets": spec.targets}, (), parsed.doc))
     production = spec.production
     if production is None:
         production = parent.production if parent else False
@@ -235,38 +286,91 @@ def _build(parsed: _Parsed, parent: Environment | None) -> Environment:
         values=values,
         store=store,
         targets=targets,
+        lines=MappingProxyType(lines),
     )
 
 
 # The placeholders a setting may use: {env} everywhere, {app} in Kubernetes names.
-_PLACEHOLDERS = {"env"}
 _KUBERNETES_NAMES = {"secret_name", "configmap_name"}
 
 
-def _check_placeholders(data: dict[str, Any], path: tuple[str, ...], doc: Document) -> None:
-    import string
-
+def _check_placeholders(
+    data: dict[str, Any],
+    path: tuple[str, ...],
+    doc: Document,
+    values: dict[str, str],
+    app: str,
+) -> None:
+    """Fill every string setting as it will be filled (secconf.core.paths.fill), so that a
+    bad placeholder or an oversized result is refused at load time, located."""
     for key, value in data.items():
         where = (*path, key)
         if isinstance(value, dict):
-            _check_placeholders(value, where, doc)
+            _check_placeholders(value, where, doc, values, app)
             continue
         if not isinstance(value, str):
             continue
-        allowed = _PLACEHOLDERS | ({"app"} if key in _KUBERNETES_NAMES else set())
+        allowed = {**values, "app": app} if key in _KUBERNETES_NAMES else values
         try:
-            fields = [f for _, f, _, _ in string.Formatter().parse(value) if f is not None]
-        except ValueError:
-            fields = ["(unbalanced braces)"]
-        unknown = [f for f in fields if f not in allowed]
-        if unknown:
+            fill(value, **allowed)
+        except PlaceholderError as exc:
             raise InputError(
-                f"{'.'.join(where)}: unknown placeholder {{{unknown[0]}}}",
+                f"{'.'.join(where)}: {exc.message}",
                 file=doc.path,
                 line=doc.nearest_line(where),
-                hint=f"use {', '.join('{' + a + '}' for a in sorted(allowed))}, or double the "
-                "braces ({{ }}) for a literal brace",
+                hint=exc.hint,
+            ) from None
+
+
+def _setting_lines(
+    data: dict[str, Any], path: tuple[str, ...], doc: Document
+) -> dict[str, Location]:
+    """`store.file.path` -> where this file sets it, for every setting it sets."""
+    out: dict[str, Location] = {}
+    for key, value in data.items():
+        where = (*path, str(key))
+        if isinstance(value, dict):
+            out.update(_setting_lines(value, where, doc))
+        else:
+            out[".".join(where)] = Location(doc.path, doc.nearest_line(where))
+    return out
+
+
+def _roles(environment: Environment, root: Path, cache: dict[str, str]) -> list[Role]:
+    """The configured paths of one environment: its outputs, store and key file."""
+    out: list[Role] = []
+
+    def add(kind: Any, setting: str, template: str, target: str | None = None) -> None:
+        shown = fill(template, env=environment.name)
+        at = environment.lines.get(setting) or Location(environment.file, None)
+        try:
+            path = resolve_in(root, shown, cache)
+        except InputError as exc:
+            raise InputError(
+                f"{setting}: {exc.message}", file=at.file, line=at.line, hint=exc.hint
+            ) from None
+        out.append(
+            Role(
+                kind,
+                environment.name,
+                setting,
+                shown,
+                path,
+                at.file,
+                at.line,
+                abstract=environment.abstract,
+                target=target,
+                environment_file=environment.file,
             )
+        )
+
+    if environment.store.backend == "file":
+        add("store", "store.file.path", environment.store.file.path)
+        add("key file", "store.file.key_file", environment.store.file.key_file)
+    for field, info in Targets.model_fields.items():
+        target = info.alias or field
+        add("output", f"targets.{target}.path", getattr(environment.targets, field).path, target)
+    return out
 
 
 def _settings(model: Any, data: dict[str, Any], doc: Document, key: str) -> Any:

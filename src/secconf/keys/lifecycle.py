@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 from secconf.core.errors import InputError
@@ -105,6 +105,35 @@ def ensure_keys(project: Project, environment: Environment, store: SecretStore) 
         status = "created" if created else "kept"
         reports += [_report(environment, store, entries[n], status, key) for n in names]
     return reports
+
+
+@dataclass(frozen=True)
+class PendingKeys:
+    """Values generated in memory for one group, not stored yet. Never shown."""
+
+    group: str
+    names: tuple[str, ...]
+    values: dict[str, str] = field(repr=False)
+
+
+def provisional_keys(
+    project: Project, environment: Environment, entries: Mapping[str, Entry]
+) -> list[PendingKeys]:
+    """Fresh values, in memory only, for what `ensure_keys` would create: the
+    environment's random key and every generated group not stored yet. Storing them
+    is left to the caller, once everything that uses them has succeeded."""
+    from secconf.store import ENVIRONMENT_KEY, new_environment_key
+
+    out = []
+    if ENVIRONMENT_KEY not in entries:
+        out.append(PendingKeys(ENVIRONMENT_KEY, (ENVIRONMENT_KEY,), new_environment_key()))
+    for group, members in generated_groups(project, environment):
+        names = tuple(m.name for m in members)
+        if any(n in entries for n in names):
+            continue  # stored (a half-stored pair is refused when it is stored)
+        values = generate_group(members, algorithm=_algorithm(project, environment, members))
+        out.append(PendingKeys(group, names, values))
+    return out
 
 
 def key_status(project: Project, environment: Environment, store: SecretStore) -> list[KeyReport]:

@@ -5,21 +5,23 @@ environment file; values secconf can generate (the JWT key, the VAPID pair) go i
 the store under `{generate: true}`, so they are kept and can be rotated; other
 sensitive values go into the store under `{from_store: true}`. Unknown names are
 reported with a did-you-mean hint, never dropped silently. A second run changes
-nothing.
+nothing; the environment file and the store change together or not at all.
 """
 
 from __future__ import annotations
 
 import difflib
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from secconf.core.errors import InputError, SecconfError
-from secconf.core.files import write_atomic
+from secconf.core.paths import PRIVATE_DIR
 from secconf.environment.editing import set_values, yaml_scalar
-from secconf.environment.models import FromStore, Generate, LiteralValue
+from secconf.environment.models import ENV_NAME_PATTERN, FromStore, Generate, LiteralValue
 from secconf.operations.project import ENVIRONMENTS_DIR, Project
 from secconf.schema.models import Schema, Variable
 from secconf.store.base import SecretStore
@@ -105,7 +107,7 @@ def _wanted_lines(
     """The `values:` lines to write: only those that differ from what the file says."""
     current: dict[str, object] = {}
     if (project.root / ENVIRONMENTS_DIR / f"{env_name}.yaml").exists():
-        current = dict(Project(project.root).environments.get(env_name).values)
+        current = dict(project.environments.get(env_name).values)
     lines: dict[str, str] = {}
     for name, text in literals.items():
         source = current.get(name)
@@ -120,28 +122,22 @@ def _wanted_lines(
     return lines
 
 
-def _replaced_groups(
-    project: Project, env_name: str, groups: dict[str, dict[str, str]]
-) -> list[str]:
-    """The groups whose stored values the import would change (a rotation, in effect)."""
-    from secconf.store import open_store
-
-    if not groups or not (project.root / ENVIRONMENTS_DIR / f"{env_name}.yaml").exists():
-        return []
-    store = open_store(project, project.environments.get(env_name))
-    entries = store.read() if store.exists() else {}
-    return [
-        group
-        for group, values in groups.items()
-        if any(n in entries and entries[n].current.value.reveal() != v for n, v in values.items())
-    ]
-
-
 def _impact(project: Project, groups: list[str]) -> str:
     from secconf.keys.lifecycle import rotation_impact
 
     members = [v for v in project.schema.variables.values() if (v.group or v.name) in groups]
     return rotation_impact(members)
+
+
+def _refuse_replacing(
+    project: Project, env_name: str, groups: dict[str, dict[str, str]], replacing: list[str]
+) -> SecconfError:
+    names = ", ".join(n for g in replacing for n in groups[g])
+    return SecconfError(
+        f"importing would replace the stored {names} of {env_name}: {_impact(project, replacing)}",
+        hint="pass --yes to replace them (the current versions are kept as previous, "
+        "so `secconf keys rollback` can restore generated keys)",
+    )
 
 
 def import_dotenv(
@@ -152,60 +148,108 @@ def import_dotenv(
     notify: Callable[[str], None],
     replace: bool = False,
 ) -> ImportReport:
-    """Import `dotenv_path` into environment `env_name` (its file is created if needed)."""
-    from secconf.store import open_store
+    """Import `dotenv_path` into environment `env_name` (its file is created if needed).
 
-    env_file = project.root / ENVIRONMENTS_DIR / f"{env_name}.yaml"
+    The environment file and the store change together or not at all: under a lock on
+    the environment (so that concurrent imports lose nothing), the new file is staged,
+    the store written in one atomic write (which refuses, under its own lock, to
+    replace a stored value without `replace`), then the file renamed into place.
+    """
+    if not re.match(ENV_NAME_PATTERN, env_name):
+        raise InputError(
+            f"{env_name!r} is not a valid environment name",
+            hint="use lower-case letters, digits, '-' and '_' (e.g. staging)",
+        )
     report = ImportReport(env_name, f"{ENVIRONMENTS_DIR}/{env_name}.yaml")
     values, unreadable = read_dotenv(dotenv_path)
     report.skipped += [(f"line {n}", "python-dotenv cannot parse it") for n in unreadable]
     literals, groups = _plan(project.schema, values, report)
-    replacing = _replaced_groups(project, env_name, groups)
-    if replacing and not replace:
-        names = ", ".join(n for g in replacing for n in groups[g])
-        raise SecconfError(
-            f"importing would replace the stored {names} of {env_name}: "
-            f"{_impact(project, replacing)}",
-            hint="pass --yes to replace them (the current versions are kept as previous, "
-            "so `secconf keys rollback` can restore generated keys)",
-        )
-    original = env_file.read_text(encoding="utf-8") if env_file.exists() else None
-    lines = _wanted_lines(project, env_name, literals, groups)
     report.literals = list(literals)
-    if lines:
-        base = (
-            original
-            if original is not None
-            else f"# Imported from {dotenv_path.name} by secconf import.\n"
+    with _environment_lock(project, env_name):
+        _import_locked(
+            Project(project.root), report, dotenv_path, literals, groups, notify, replace
         )
-        write_atomic(env_file, set_values(base, lines, file=report.env_file).encode(), mode=0o644)
-        report.file_changed = True
-        report.created_file = original is None
-    try:
-        fresh = Project(project.root)
-        environment = fresh.environments.get(env_name)  # the edited file must still load
-        store = open_store(fresh, environment, notify=notify)
-        for group, members in groups.items():
-            report.stored += _store_group(store, group, members)
-    except SecconfError:
-        _restore(env_file, original)
-        raise
     return report
 
 
-def _store_group(store: SecretStore, group: str, values: dict[str, str]) -> list[tuple[str, str]]:
-    names = list(values)
-    entries, created = store.create(group, names, lambda: dict(values))
-    if created:
-        return [(n, "created") for n in names]
-    if all(entries[n].current.value.reveal() == values[n] for n in names):
-        return [(n, "kept") for n in names]
-    store.rotate(group, names, lambda: dict(values))
-    return [(n, "updated") for n in names]
+def _import_locked(
+    project: Project,
+    report: ImportReport,
+    dotenv_path: Path,
+    literals: dict[str, str],
+    groups: dict[str, dict[str, str]],
+    notify: Callable[[str], None],
+    replace: bool,
+) -> None:
+    """The read, check and write of an import, under the environment's lock; `project`
+    is read afresh under it."""
+    from secconf.core.files import Transaction
+    from secconf.store import open_store, put_values
+    from secconf.store.base import StoredValuesDiffer
+
+    env_name = report.environment
+    env_file = project.root / ENVIRONMENTS_DIR / f"{env_name}.yaml"
+    original = env_file.read_text(encoding="utf-8") if env_file.exists() else None
+    lines = _wanted_lines(project, env_name, literals, groups)
+    if original is None and not lines:
+        return  # nothing to import: no file is created for it
+    text = (
+        original
+        if original is not None
+        else f"# Imported from {dotenv_path.name} by secconf import.\n"
+    )
+    text = set_values(text, lines, file=report.env_file)
+    # The edited file must load (and keep its paths to their roles) before anything is written.
+    project = project.edited(env_name, text)
+    environment = project.environments.get(env_name)
+    store = open_store(project, environment, notify=notify) if groups else None
+    if store is not None and not replace:
+        replacing = _replaced_groups(store, groups)
+        if replacing:
+            raise _refuse_replacing(project, env_name, groups, replacing)
+    transaction = Transaction(project.root)
+    if lines:
+        transaction.add(env_file, text.encode("utf-8"), mode=0o644, shown=report.env_file)
+    transaction.stage()
+    undo = None
+    try:
+        if store is not None:
+            statuses, undo = put_values(store, groups, replace=replace)
+            report.stored = list(statuses.items())
+    except StoredValuesDiffer as exc:  # changed since the check above, by another writer
+        transaction.abort()
+        raise _refuse_replacing(project, env_name, groups, exc.groups) from None
+    except BaseException:
+        transaction.abort()
+        raise
+    try:
+        transaction.commit()
+    except BaseException:
+        if undo is not None:
+            undo()  # the file stays as it was: so does the store
+        raise
+    report.file_changed = bool(lines)
+    report.created_file = bool(lines) and original is None
 
 
-def _restore(env_file: Path, original: str | None) -> None:
-    if original is None:
-        env_file.unlink(missing_ok=True)
-    else:
-        write_atomic(env_file, original.encode("utf-8"), mode=0o644)
+def _replaced_groups(store: SecretStore, groups: dict[str, dict[str, str]]) -> list[str]:
+    """The groups whose stored values the import would change (a rotation, in effect)."""
+    entries = store.read() if store.exists() else {}
+    return [
+        group
+        for group, values in groups.items()
+        if any(n in entries and entries[n].current.value.reveal() != v for n, v in values.items())
+    ]
+
+
+def _environment_lock(project: Project, env_name: str) -> Any:
+    """A lock on one environment file, in `.secconf/locks/` (not the store's lock: one
+    process cannot take a file lock twice)."""
+    from filelock import FileLock
+
+    from secconf.core.files import private_directory
+
+    locks = project.root / PRIVATE_DIR / "locks"
+    private_directory(project.root / PRIVATE_DIR)
+    private_directory(locks)
+    return FileLock(str(locks / f"environment-{env_name}.lock"), timeout=60, mode=0o600)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from secconf.core.errors import InputError
@@ -9,11 +10,12 @@ from secconf.core.errors import InputError
 BUNDLED = Path(__file__).resolve().parent.parent / "bundled"
 PARTS = ("schema", "templates", "environments")
 GITIGNORE_LINES = (
-    "# secconf: the master key and rendered outputs never go into git;",
+    "# secconf: the master key, rendered outputs and temp files never go into git;",
     "# the encrypted stores under secrets/ are meant to be committed.",
     ".secconf/",
     "out/",
     ".env",
+    "*.secconf-tmp",
 )
 NEXT_STEPS = (
     "secconf validate --all",
@@ -45,12 +47,17 @@ def init_repo(directory: Path) -> list[str]:
             + (f" and {len(existing) - 5} more" if len(existing) > 5 else ""),
             hint="run `secconf init` in a new directory, or move those files away first",
         )
-    directory.mkdir(parents=True, exist_ok=True)
+    from secconf.core.files import make_dirs
+
+    make_dirs(directory)
     written = []
     for name, content in files.items():
         path = directory / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("xb") as handle:  # exclusive: never overwrites, even in a race
+        make_dirs(path.parent)  # 0700 whatever the umask
+        # Exclusive: never overwrites, even in a race; 0644 whatever the umask.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        os.fchmod(fd, 0o644)
+        with os.fdopen(fd, "wb") as handle:
             handle.write(content)
         written.append(name)
     if _update_gitignore(directory / ".gitignore"):
@@ -66,5 +73,8 @@ def _update_gitignore(path: Path) -> bool:
         return False
     prefix = "" if not current or current.endswith("\n") else "\n"
     separator = "\n" if current else ""
-    path.write_text(current + prefix + separator + "\n".join(missing) + "\n", encoding="utf-8")
+    from secconf.core.files import write_atomic
+
+    text = current + prefix + separator + "\n".join(missing) + "\n"
+    write_atomic(path, text.encode("utf-8"), mode=0o644, shown=str(path))
     return True

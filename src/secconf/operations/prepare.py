@@ -1,31 +1,46 @@
-"""Getting an environment ready to deliver: keys in the store, values resolved and valid.
+"""Getting an environment ready to deliver: keys generated, values resolved and valid.
 
-Render, plan, apply and audit all start here, so they all see the same values.
+Render, plan, apply and audit all start here, so they all see the same values. Keys
+that are missing (outside production) are generated in memory by `prepare` and stored
+by `commit` only when the delivery that needs them is about to be written.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 from secconf.core.errors import FindingsError, RenderError
+from secconf.core.secret import Secret
 from secconf.environment.loader import Environment
 from secconf.environment.resolve import Config, StoredValue
 from secconf.operations.project import Project
+from secconf.store.base import Entry, Version, utc_now
 
 if TYPE_CHECKING:
+    from secconf.keys.lifecycle import PendingKeys
     from secconf.store import EnvironmentKeys
     from secconf.store.base import SecretStore
 
 
 @dataclass
 class Prepared:
-    """A resolved, valid environment and the keys its artifacts need."""
+    """A resolved, valid environment and the keys its artifacts need.
+
+    `pending`: keys generated in memory that the store does not hold yet; the config
+    already uses them. They are stored by `commit`, only once everything that uses
+    them has succeeded, so a refused or failed delivery generates nothing.
+    """
 
     config: Config
     store: SecretStore = field(repr=False)
     keys: EnvironmentKeys = field(repr=False)
+    pending: list[PendingKeys] = field(default_factory=list, repr=False)
+    environ: Mapping[str, str] | None = field(default=None, repr=False)
+    check: bool = True
+    project: Project | None = field(default=None, repr=False)  # for `commit`
 
     @property
     def checksum_key(self) -> bytes:
@@ -47,41 +62,11 @@ def prepare(
     check: bool = True,
     generate: bool = True,
 ) -> Prepared:
-    """Open the store, generate what is missing (never in production; never unless
-    `generate`), resolve, validate."""
-    result = _prepare(
-        project, environment, notify=notify, environ=environ, check=check, generate=generate
-    )
-    assert result is not None
-    return result
-
-
-def preflight(
-    project: Project, environment: Environment, *, environ: Mapping[str, str] | None = None
-) -> None:
-    """Raise what `prepare` would raise, without generating or writing anything: run it
-    for every environment first, so that one refused environment stops them all before
-    any of them has changed a store."""
-    _prepare(project, environment, notify=_quiet, environ=environ, dry=True)
-
-
-def _quiet(message: str) -> None:
-    """Say nothing."""
-
-
-def _prepare(
-    project: Project,
-    environment: Environment,
-    *,
-    notify: Callable[[str], None],
-    environ: Mapping[str, str] | None = None,
-    check: bool = True,
-    generate: bool = True,
-    dry: bool = False,
-) -> Prepared | None:
+    """Open the store, generate in memory what is missing (never in production; never
+    unless `generate`), resolve, validate. Nothing is written: see `commit`."""
     from secconf.environment.resolve import generated_names
-    from secconf.keys.lifecycle import ensure_keys
-    from secconf.store import ENVIRONMENT_KEY, environment_keys, open_store, stored_values
+    from secconf.keys.lifecycle import provisional_keys
+    from secconf.store import ENVIRONMENT_KEY, open_store
 
     store = open_store(project, environment, notify=notify, environ=environ)
     entries = store.read()
@@ -100,25 +85,68 @@ def _prepare(
             hint=f"keys are created on purpose: run `secconf keys ensure --env "
             f"{environment.name}` first",
         )
-    if missing or dry:
-        # Check what can be checked before anything is generated, so that a refused
-        # delivery leaves the store as it was.
-        before = project.resolve(environment, stored=stored_values(entries, store), environ=environ)
-        _check(before, check, pending=bool(missing))
-        if dry:
-            return None
-        ensure_keys(project, environment, store)
-        entries = store.read()
-    config = project.resolve(environment, stored=stored_values(entries, store), environ=environ)
+    pending = provisional_keys(project, environment, entries) if missing else []
+    return _resolved(project, environment, store, entries, pending, environ, check)
+
+
+def commit(prepared: Prepared) -> tuple[Prepared, bool]:
+    """Store the keys `prepare` generated in memory. Returns the environment as it now
+    is, and whether its values changed: True when another run stored its own keys
+    first (generate-once: the stored ones win), so what was built from `prepared` must
+    be built again."""
+    changed = False
+    for keys in prepared.pending:
+        entries, created = prepared.store.create(
+            keys.group, list(keys.names), partial(dict, keys.values)
+        )
+        if not created and any(
+            entries[n].current.value.reveal() != keys.values[n] for n in keys.names
+        ):
+            changed = True
+    if not prepared.pending:
+        return prepared, False
+    if not changed:
+        prepared.pending = []
+        return prepared, False
+    assert prepared.project is not None, "made by prepare()"
+    entries = prepared.store.read()
+    again = _resolved(
+        prepared.project,
+        prepared.config.environment,
+        prepared.store,
+        entries,
+        [],
+        prepared.environ,
+        prepared.check,
+    )
+    return again, True
+
+
+def _resolved(
+    project: Project,
+    environment: Environment,
+    store: SecretStore,
+    entries: Mapping[str, Entry],
+    pending: list[PendingKeys],
+    environ: Mapping[str, str] | None,
+    check: bool,
+) -> Prepared:
+    from secconf.store import environment_keys, stored_values
+
+    every = dict(entries)
+    for keys in pending:
+        now = utc_now()
+        for name in keys.names:
+            every[name] = Entry(name, Version(Secret(keys.values[name]), 1, now))
+    config = project.resolve(environment, stored=stored_values(every, store), environ=environ)
     _check(config, check)
-    keys = environment_keys(entries)
-    assert keys is not None  # ensured above
-    return Prepared(config, store, keys)
+    derived = environment_keys(every)
+    assert derived is not None  # stored, or pending above
+    return Prepared(config, store, derived, pending, environ, check, project)
 
 
-def _check(config: Config, check: bool, *, pending: bool = False) -> None:
-    """Refuse an environment whose values cannot be delivered as they are. `pending`:
-    keys are about to be generated, so the rules about them are left for later."""
+def _check(config: Config, check: bool) -> None:
+    """Refuse an environment whose values cannot be delivered as they are."""
     from secconf.validate import validate
 
     _require_from_env(config)
@@ -126,9 +154,6 @@ def _check(config: Config, check: bool, *, pending: bool = False) -> None:
     if not check:
         return
     errors = [f for f in validate(config) if f.severity == "error"]
-    if pending:
-        generated = {n for n, r in config.values.items() if r.provenance.kind == "generated"}
-        errors = [f for f in errors if f.variable not in generated]
     if errors:
         name = config.environment.name
         raise FindingsError(
@@ -179,7 +204,10 @@ def read_stored(
     if not stored_names(project.schema, environment):
         return None, None
     settings = environment.store
-    if settings.backend == "file" and not project.path(settings.file.path, environment).exists():
+    if (
+        settings.backend == "file"
+        and not project.placement.path(environment.name, "store").exists()
+    ):
         return None, None  # nothing stored yet: no need to load the store
     store = open_store(project, environment)
     entries = store.read()

@@ -8,14 +8,20 @@ from functools import cached_property
 from pathlib import Path
 
 from secconf.core.errors import InputError
+from secconf.core.paths import (
+    ENVIRONMENTS_DIR,
+    SCHEMA_DIR,
+    TEMPLATES_DIR,
+    Placement,
+    fill,
+    resolve_in,
+)
 from secconf.environment.loader import Environment, EnvironmentSet
 from secconf.environment.resolve import Config, StoredValue, resolve
 from secconf.schema.loader import load_schema
 from secconf.schema.models import Schema
 
-SCHEMA_DIR = "schema"
-ENVIRONMENTS_DIR = "environments"
-TEMPLATES_DIR = "templates"
+__all__ = ["ENVIRONMENTS_DIR", "SCHEMA_DIR", "TEMPLATES_DIR", "Project", "find_root"]
 
 
 def find_root(start: Path) -> Path:
@@ -89,5 +95,32 @@ class Project:
         )
 
     def path(self, template: str, environment: Environment) -> Path:
-        """A path setting with `{env}` filled in, relative to the project root."""
-        return self.root / template.format(env=environment.name)
+        """A path setting with `{env}` filled in, resolved (`..`, symlinks) where a
+        write to it lands."""
+        return resolve_in(self.root, fill(template, env=environment.name))
+
+    def edited(self, name: str, text: str) -> Project:
+        """This project as it would be with environments/NAME.yaml holding `text`."""
+        other = Project(self.root)
+        other.__dict__["environments"] = self.environments.edited(name, text)
+        other.__dict__["schema"] = self.schema
+        return other
+
+    def remove_leftovers(self) -> int:
+        """Remove the temp files that killed runs left: in `.secconf/tmp/`, and beside
+        every output, store and key file (where earlier versions made them). A repo
+        whose environments do not load yet gets only the first; the command that
+        follows reports what is wrong."""
+        from secconf.core.errors import SecconfError
+        from secconf.core.files import remove_leftovers
+
+        try:
+            beside = [role.path for role in self.placement.roles]
+        except SecconfError:
+            beside = []
+        return remove_leftovers(self.root, beside)
+
+    @property
+    def placement(self) -> Placement:
+        """Every environment's outputs, stores and key files, checked (secconf.core.paths)."""
+        return self.environments.placement()

@@ -67,4 +67,6 @@ def checksum(values: list[tuple[Variable, str]], key: bytes) -> str:
 
 def target_path(template: str, config: Config) -> str:
     """A target path setting with `{env}` filled in."""
-    return template.format(env=config.environment.name)
+    from secconf.core.paths import fill
+
+    return fill(template, env=config.environment.name)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
 from secconf.core.errors import StoreError
+from secconf.core.paths import fill
 from secconf.environment.loader import Environment
 from secconf.environment.resolve import StoredValue
 from secconf.operations.project import Project
-from secconf.store.base import Entry, SecretStore, Version
+from secconf.store.base import Entry, SecretStore, StoredValuesDiffer, Version
 from secconf.store.masterkey import MasterKey, create_key_file, env_var_for, find_master_key
 
 Notify = Callable[[str], None]
@@ -38,8 +40,8 @@ def master_key_provider(
     A key is created on the first write of a non-production environment, with a notice;
     production never creates one as a side effect (`secconf store init` does, on purpose).
     """
-    key_file = project.path(environment.store.file.key_file, environment)
-    shown = environment.store.file.key_file.format(env=environment.name)
+    key_file = project.placement.path(environment.name, "key file")  # checked, resolved
+    shown = fill(environment.store.file.key_file, env=environment.name)
     found: list[MasterKey] = []
 
     def provide(may_create: bool) -> MasterKey:
@@ -47,7 +49,7 @@ def master_key_provider(
             return found[0]
         key = find_master_key(environment.name, key_file, environ)
         if key is None and may_create and not environment.production:
-            key, created = create_key_file(key_file)
+            key, created = create_key_file(key_file, project.root)
         else:
             created = False
         if created:
@@ -92,24 +94,30 @@ def open_store(
             settings.vault.address, StoreError, environ=environ, skip_verify=skip_tls_verify
         )
         return VaultStore(
-            connection, settings.vault.mount, settings.vault.path.format(env=environment.name)
+            connection, settings.vault.mount, fill(settings.vault.path, env=environment.name)
         )
     from secconf.store.file import FileStore
 
-    relative = settings.file.path.format(env=environment.name)
+    relative = fill(settings.file.path, env=environment.name)
     keys = master_key_provider(project, environment, notify=notify, environ=environ)
     return FileStore(
-        project.root / relative,
+        project.placement.path(environment.name, "store"),  # checked, resolved
         environment.name,
         keys,
         shown=relative,
         lock_path=lock_path(project, relative),
+        root=project.root,
     )
 
 
 def lock_path(project: Project, relative: str) -> Path:
     """Where a file store's lock lives: in the git-ignored .secconf/, not beside the store."""
-    return project.root / ".secconf" / "locks" / (relative.replace("/", "__") + ".lock")
+    name = relative.replace("/", "__")
+    if len(name) > 200:  # a file name has at most 255 bytes
+        import hashlib
+
+        name = f"{name[:100]}-{hashlib.sha256(relative.encode()).hexdigest()[:16]}"
+    return project.root / ".secconf" / "locks" / (name + ".lock")
 
 
 def stored_values(entries: Mapping[str, Entry], store: SecretStore) -> dict[str, StoredValue]:
@@ -151,13 +159,54 @@ def environment_keys(entries: Mapping[str, Entry]) -> EnvironmentKeys | None:
     return EnvironmentKeys(derive(b"secconf fingerprint/1"), derive(b"secconf checksum/1"))
 
 
-def ensure_environment_key(store: SecretStore) -> EnvironmentKeys:
-    """The environment's keys, its random key created in the store on first use."""
+def put_values(
+    store: SecretStore, groups: Mapping[str, Mapping[str, str]], *, replace: bool
+) -> tuple[dict[str, str], Callable[[], None] | None]:
+    """Store these values of whole groups: created when absent, kept when equal, replaced
+    (a rotation, the old version kept) only with `replace`, else StoredValuesDiffer.
+    Returns each name's status (created, kept, updated) and a function that puts the
+    store back as it was (None when the backend cannot).
+
+    A file store decides and writes everything in one atomic write under its lock; in
+    Vault each group is its own secret, written with check-and-set.
+    """
+    from secconf.store.file import FileStore
+
+    if isinstance(store, FileStore):
+        done, before = store.put(groups, replace=replace)
+        return done, partial(store.restore, before)
+    entries = store.read()
+    differing = [
+        group
+        for group, values in groups.items()
+        if any(n in entries and entries[n].current.value.reveal() != v for n, v in values.items())
+    ]
+    if differing and not replace:
+        raise StoredValuesDiffer(differing)
+    statuses: dict[str, str] = {}
+    for group, values in groups.items():
+        names = list(values)
+        stored, created = store.create(group, names, partial(dict, values))
+        if created:
+            statuses.update(dict.fromkeys(names, "created"))
+        elif all(stored[n].current.value.reveal() == values[n] for n in names):
+            statuses.update(dict.fromkeys(names, "kept"))
+        else:
+            store.rotate(group, names, partial(dict, values))
+            statuses.update(dict.fromkeys(names, "updated"))
+    return statuses, None
+
+
+def new_environment_key() -> dict[str, str]:
+    """A fresh random key for an environment, as its store keeps it."""
     import secrets
 
-    entries, _ = store.create(
-        ENVIRONMENT_KEY, [ENVIRONMENT_KEY], lambda: {ENVIRONMENT_KEY: secrets.token_hex(32)}
-    )
+    return {ENVIRONMENT_KEY: secrets.token_hex(32)}
+
+
+def ensure_environment_key(store: SecretStore) -> EnvironmentKeys:
+    """The environment's keys, its random key created in the store on first use."""
+    entries, _ = store.create(ENVIRONMENT_KEY, [ENVIRONMENT_KEY], new_environment_key)
     keys = environment_keys(entries)
     assert keys is not None
     return keys
@@ -174,6 +223,8 @@ __all__ = [
     "environment_keys",
     "lock_path",
     "master_key_provider",
+    "new_environment_key",
     "open_store",
+    "put_values",
     "stored_values",
 ]

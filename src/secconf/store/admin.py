@@ -38,7 +38,7 @@ def init_master_key(project: Project, environment: Environment) -> KeyFileReport
     existing = find_master_key(environment.name, key_file)
     if existing is not None:
         return KeyFileReport(existing.source, False, existing.key_check())
-    key, created = create_key_file(key_file)
+    key, created = create_key_file(key_file, project.root)
     return KeyFileReport(_shown(project, key_file), created, key.key_check())
 
 
@@ -50,15 +50,17 @@ def _shown(project: Project, path: Path) -> str:
 
 
 def _file_store(project: Project, environment: Environment, key: MasterKey) -> FileStore:
+    from secconf.core.paths import fill
     from secconf.store import lock_path
 
-    relative = environment.store.file.path.format(env=environment.name)
+    relative = fill(environment.store.file.path, env=environment.name)
     return FileStore(
-        project.root / relative,
+        project.path(relative, environment),
         environment.name,
         lambda _: key,
         shown=relative,
         lock_path=lock_path(project, relative),
+        root=project.root,
     )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
+from secconf.core.errors import StoreError
 from secconf.core.secret import Secret
 
 # Makes fresh values for a generation group, called only when they are needed.
@@ -18,6 +19,14 @@ MAX_PREVIOUS = 10  # versions kept after rotations (Vault KV v2 keeps 10 by defa
 def utc_now() -> str:
     """The current time as an RFC 3339 UTC timestamp with second precision."""
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+class StoredValuesDiffer(StoreError):
+    """Values to store differ from those stored, and replacing them was not allowed."""
+
+    def __init__(self, groups: list[str]) -> None:
+        super().__init__(f"stored values differ in {', '.join(groups)}")
+        self.groups = groups
 
 
 @dataclass(frozen=True)

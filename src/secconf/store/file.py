@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from secconf.core.errors import StoreError
 from secconf.core.files import write_atomic
 from secconf.core.secret import Secret
-from secconf.store.base import MAX_PREVIOUS, Entry, Maker, Version, utc_now
+from secconf.store.base import MAX_PREVIOUS, Entry, Maker, StoredValuesDiffer, Version, utc_now
 from secconf.store.masterkey import MasterKey, private_directory
 
 FORMAT = "secconf-store/1"
@@ -110,12 +109,14 @@ class FileStore:
         *,
         shown: str,
         lock_path: Path,
+        root: Path | None = None,
     ) -> None:
         self.path = path
         self.lock_path = lock_path  # in a directory of its own: it gets a .gitignore of `*`
         self.environment = environment
         self.location = shown
         self._keys = keys
+        self._root = root  # the config repo: temp files are staged in its .secconf/tmp/
 
     def exists(self) -> bool:
         """True when the store file exists."""
@@ -190,6 +191,73 @@ class FileStore:
             self._write(sealer, body)
             return {n: entries[n] for n in names}
 
+    def put(
+        self, groups: Mapping[str, Mapping[str, str]], *, replace: bool
+    ) -> tuple[dict[str, str], bytes | None]:
+        """Store these values of whole groups in one atomic write: each group is created
+        when absent, kept when equal, replaced (a rotation) only with `replace`, all
+        decided under the lock. Returns the status of each name (created, kept,
+        updated) and the file's bytes before the write (None: there was no file)."""
+        with self._lock():
+            before = self.path.read_bytes() if self.exists() else None
+            sealer, entries, body = self._load_for_write()
+            differing = [
+                group
+                for group, values in groups.items()
+                if any(
+                    n in entries and entries[n].current.value.reveal() != v
+                    for n, v in values.items()
+                )
+            ]
+            if differing and not replace:
+                raise StoredValuesDiffer(differing)
+            now = utc_now()
+            statuses: dict[str, str] = {}
+            for values in groups.values():
+                statuses.update(self._put_group(sealer, entries, body, dict(values), now))
+            if any(status != "kept" for status in statuses.values()):
+                self._write(sealer, body)
+            return statuses, before
+
+    def _put_group(
+        self,
+        sealer: _Sealer,
+        entries: dict[str, Entry],
+        body: dict[str, Any],
+        values: dict[str, str],
+        now: str,
+    ) -> dict[str, str]:
+        names = list(values)
+        present = [n for n in names if n in entries]
+        if present and len(present) != len(names):
+            raise StoreError(
+                f"{', '.join(present)} stored without the rest of its group "
+                f"({', '.join(n for n in names if n not in entries)})",
+                hint="a key pair is stored together; rotate the whole group with "
+                "`secconf keys rotate`",
+            )
+        if not present:
+            for name in names:
+                entries[name] = Entry(name, Version(Secret(values[name]), 1, now))
+                body["entries"][name] = _entry_doc(sealer, entries[name], None)
+            return dict.fromkeys(names, "created")
+        if all(entries[n].current.value.reveal() == values[n] for n in names):
+            return dict.fromkeys(names, "kept")
+        version = 1 + max(_all_versions(entries[n]) for n in names)
+        for name in names:
+            new = Version(Secret(values[name]), version, now)
+            entries[name] = _replaced(entries[name], new, now)
+            body["entries"][name] = _entry_doc(sealer, entries[name], body["entries"][name])
+        return dict.fromkeys(names, "updated")
+
+    def restore(self, before: bytes | None) -> None:
+        """Put the file back as `put` found it (None: remove it), under the lock."""
+        with self._lock():
+            if before is None:
+                self.path.unlink(missing_ok=True)
+            else:
+                write_atomic(self.path, before, mode=0o600, root=self._root, shown=self.location)
+
     def rekey(self, new_key: MasterKey) -> int:
         """Re-seal every value under `new_key`, in one atomic write; returns the entry count."""
         with self._lock():
@@ -213,7 +281,7 @@ class FileStore:
         # the write stops here, before anything (even a lock file) touches the disk.
         self._keys(not self.exists())
         private_directory(self.lock_path.parent)
-        return FileLock(str(self.lock_path), timeout=LOCK_TIMEOUT_SECONDS)
+        return FileLock(str(self.lock_path), timeout=LOCK_TIMEOUT_SECONDS, mode=0o600)
 
     def _empty_body(self, key: MasterKey) -> dict[str, Any]:
         return {
@@ -275,16 +343,17 @@ class FileStore:
     def _remove_stale_temp_files(self) -> None:
         # Called under the lock: a temp file of this store can only be left by a writer
         # that was killed before its rename.
-        for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
-            with contextlib.suppress(OSError):
-                stale.unlink()
+        from secconf.core.files import remove_beside
+
+        remove_beside(self.path)
 
     def _write(self, sealer: _Sealer, body: dict[str, Any]) -> None:
         from secconf.core.yamlio import dump_yaml
 
         document = {**body, "mac": sealer.tag(body)}
         self._remove_stale_temp_files()
-        write_atomic(self.path, (HEADER + dump_yaml(document)).encode("utf-8"), mode=0o600)
+        data = (HEADER + dump_yaml(document)).encode("utf-8")
+        write_atomic(self.path, data, mode=0o600, root=self._root, shown=self.location)
 
 
 def _split(data: Any, location: str) -> tuple[dict[str, Any], str]:

@@ -88,57 +88,83 @@ def find_master_key(
     return parse_key(text, str(key_file))
 
 
-def create_key_file(key_file: Path) -> tuple[MasterKey, bool]:
+def create_key_file(key_file: Path, root: Path | None = None) -> tuple[MasterKey, bool]:
     """Create a new key file (mode 0600) unless one exists; return the key it holds and
     whether this call created it.
 
     Safe when many processes race: the key is written to a private temp file and linked
     into place, which fails if another process linked first; then everyone reads the
-    one that won.
+    one that won. The temp is made in `.secconf/tmp/` of `root` (git-ignored), or beside
+    the key under a name its directory's .gitignore covers before the temp exists, so
+    a run killed at any moment never leaves the key where git would see it.
     """
-    key_file.parent.mkdir(parents=True, exist_ok=True)
-    _ignore_in_git(key_file)
-    text = base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode("ascii") + "\n"
-    tmp = key_file.with_name(f".{key_file.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    from secconf.core.files import make_dirs, new_temp, write_error
+
     try:
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+        make_dirs(key_file.parent)
+        _ignore_in_git(key_file)
+        text = base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode("ascii") + "\n"
+        tmp = new_temp(key_file, root, data=text.encode("ascii"))
         try:
-            os.link(tmp, key_file)
-            created = True
-        except FileExistsError:
-            created = False
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+            created = _link(tmp, key_file)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+    except OSError as exc:
+        raise write_error(exc, str(key_file)) from None
     return parse_key(key_file.read_text(encoding="ascii"), str(key_file)), created
+
+
+def _link(tmp: Path, key_file: Path) -> bool:
+    """Link `tmp` to `key_file` unless it exists; True when this call put it there."""
+    import errno
+
+    from secconf.core.files import new_temp
+
+    try:
+        os.link(tmp, key_file)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        beside = new_temp(key_file, None, data=tmp.read_bytes())  # a name .gitignore covers
+        try:
+            os.link(beside, key_file)
+        except FileExistsError:
+            return False
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(beside)
+    return True
 
 
 def _ignore_in_git(key_file: Path) -> None:
     """Keep the key out of git even in a repository whose .gitignore forgot it: a
-    `.secconf/` directory ignores all it holds; elsewhere only the key file is added to
-    its directory's .gitignore (the store beside it is meant to be committed)."""
+    `.secconf/` directory ignores all it holds; elsewhere only the key file, its `.new`
+    and its temp files are added to its directory's .gitignore (the store beside it is
+    meant to be committed)."""
+    from secconf.core.files import BESIDE_SUFFIX, new_temp
+
     if key_file.parent.name == ".secconf":
         private_directory(key_file.parent)
         return
     marker = key_file.parent / ".gitignore"
-    lines = [key_file.name, key_file.name + ".new"]
+    lines = [key_file.name, key_file.name + ".new", f".{key_file.name}.*{BESIDE_SUFFIX}"]
     with contextlib.suppress(OSError):
         current = marker.read_text(encoding="utf-8") if marker.exists() else ""
         missing = [line for line in lines if line not in current.splitlines()]
         if missing:
             prefix = "" if not current or current.endswith("\n") else "\n"
             note = "# secconf: master keys never go into git\n"
-            marker.write_text(current + prefix + note + "\n".join(missing) + "\n")
+            text = current + prefix + note + "\n".join(missing) + "\n"
+            # Atomically: a run killed here must not leave the .gitignore cut short.
+            tmp = new_temp(marker, None, data=text.encode("utf-8"), mode=0o644)
+            os.replace(tmp, marker)
 
 
 def private_directory(directory: Path) -> None:
-    """Create `directory` with a .gitignore that ignores everything in it."""
-    directory.mkdir(parents=True, exist_ok=True)
-    marker = directory / ".gitignore"
-    if not marker.exists():
-        with contextlib.suppress(OSError):
-            marker.write_text("# secconf: local files, never in git\n*\n")
+    """Create `directory` (0700) with a .gitignore that ignores everything in it."""
+    from secconf.core.files import private_directory as make_private
+
+    make_private(directory)

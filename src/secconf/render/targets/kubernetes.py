@@ -6,6 +6,7 @@ import base64
 from typing import Any
 
 from secconf.core.errors import RenderError
+from secconf.core.paths import fill
 from secconf.render.base import Artifact, RenderInput, checksum, delivered_values, target_path
 
 CHECKSUM_ANNOTATION = "secconf/checksum"
@@ -27,7 +28,7 @@ def kubernetes_objects(data: RenderInput) -> list[dict[str, Any]]:
 
     def metadata(name: str) -> dict[str, Any]:
         return {
-            "name": name.format(**names),
+            "name": fill(name, **names),
             "namespace": settings.namespace,
             "labels": dict(labels),
             "annotations": dict(annotations),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from secconf.core.errors import RenderError
+from secconf.core.paths import fill
 from secconf.render.base import Artifact, RenderInput, delivered_values, target_path
 
 
@@ -32,7 +33,7 @@ def render_vault(data: RenderInput) -> Artifact:
             hint="render `data | to_json` and nothing else",
         )
     settings = config.environment.targets.vault
-    secret_path = settings.secret_path.format(env=config.environment.name)
+    secret_path = fill(settings.secret_path, env=config.environment.name)
     path = target_path(settings.path, config)
     note = f"vault kv put -mount={settings.mount} {secret_path} @{{path}}"
     return Artifact("vault", config.environment.name, text.encode("utf-8"), path, note)

@@ -1,0 +1,270 @@
+"""`render` as one transaction: every environment rendered in memory, then every file
+written, or nothing at all.
+
+Order, so that a failure at any step changes nothing: render every environment (keys
+it lacks are generated in memory) -> check every output path (secconf.core.paths, no two
+artifacts on one file, no existing file that secconf did not write unless `force`) ->
+stage every temp file -> store the generated keys -> rename every file into place.
+Files secconf wrote are recorded in `.secconf/outputs.json` (path -> SHA-256 of the
+bytes written, and of the bytes before them), so that a later render replaces them and
+nothing else. The manifest is renamed into place first, in the same transaction, and
+accepts both: a render killed between two renames leaves files that the next render
+still knows as its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import stat
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from secconf.core.errors import InputError
+from secconf.core.files import Transaction, private_directory, write_error
+from secconf.core.paths import DOTENV_EXAMPLE, PRIVATE_DIR
+from secconf.environment.loader import Environment
+from secconf.operations.project import Project
+
+if TYPE_CHECKING:
+    from secconf.operations.prepare import Prepared
+    from secconf.render.base import Artifact
+    from secconf.render.templating import Templates
+
+MANIFEST = "outputs.json"
+MANIFEST_FORMAT = "secconf-outputs/1"
+LOCK_TIMEOUT_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Written:
+    """One artifact and what became of it: written, or already holding these bytes."""
+
+    artifact: Artifact
+    shown: str  # where it went, as the user named it
+    changed: bool
+
+
+def render_environments(
+    project: Project,
+    environments: Sequence[Environment],
+    target: str,
+    templates: Templates,
+    *,
+    notify: Callable[[str], None],
+    out: Path | None = None,
+    force: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> list[Written]:
+    """Render every environment for `target` and write all files or none.
+
+    `out`: one file instead of the target path (the CLI checks it is one environment);
+    `-` writes nothing and returns the artifact for the caller to print. `force`:
+    replace an existing output that secconf did not write.
+    """
+    prepared = [_prepare(project, e, target, notify, environ) for e in environments]
+    artifacts = [
+        _render(project, target, templates, p, e)
+        for p, e in zip(prepared, environments, strict=True)
+    ]
+    if out is not None and str(out) == "-":
+        artifacts = _commit_keys(project, prepared, artifacts, target, templates)
+        return [Written(a, "-", True) for a in artifacts]
+    with _manifest_lock(project.root) if out is None else contextlib.nullcontext():
+        plan = _plan(project, artifacts, out, force)
+        transaction = _stage(project, plan, manifest=out is None)
+        try:
+            fresh = _commit_keys(project, prepared, artifacts, target, templates)
+            if fresh != artifacts:  # another run stored its keys first: theirs are delivered
+                transaction.abort()
+                plan = _plan(project, fresh, out, force)
+                transaction = _stage(project, plan, manifest=out is None)
+        except BaseException:
+            transaction.abort()
+            raise
+        transaction.commit()
+    return [Written(p.artifact, p.shown, p.changed) for p in plan]
+
+
+def _prepare(
+    project: Project,
+    environment: Environment,
+    target: str,
+    notify: Callable[[str], None],
+    environ: Mapping[str, str] | None,
+) -> Prepared | None:
+    from secconf.operations.prepare import prepare
+
+    if target == DOTENV_EXAMPLE:
+        return None  # one file from the schema alone: no store, no value of anyone's
+    return prepare(project, environment, notify=notify, environ=environ)
+
+
+def _render(
+    project: Project,
+    target: str,
+    templates: Templates,
+    prepared: Prepared | None,
+    environment: Environment,
+) -> Artifact:
+    from secconf.render import TARGETS, RenderInput
+
+    if prepared is None:  # .env.example: the schema's defaults, nobody's values
+        config = project.resolve(environment, stored={}, environ={})
+        return TARGETS[target](RenderInput(config, templates, b""))
+    return TARGETS[target](RenderInput(prepared.config, templates, prepared.checksum_key))
+
+
+def _commit_keys(
+    project: Project,
+    prepared: list[Prepared | None],
+    artifacts: list[Artifact],
+    target: str,
+    templates: Templates,
+) -> list[Artifact]:
+    """Store every environment's pending keys; the artifacts as they must be written."""
+    from secconf.operations.prepare import commit
+
+    out = list(artifacts)
+    for i, item in enumerate(prepared):
+        if item is None:
+            continue
+        again, changed = commit(item)
+        if changed:
+            out[i] = _render(project, target, templates, again, again.config.environment)
+    return out
+
+
+@dataclass(frozen=True)
+class _Write:
+    artifact: Artifact
+    path: Path  # resolved
+    shown: str
+    changed: bool
+    before: str | None = None  # SHA-256 of the bytes there now, when there is a file
+
+
+def _plan(
+    project: Project, artifacts: Sequence[Artifact], out: Path | None, force: bool
+) -> list[_Write]:
+    """Where each artifact goes, checked before anything is written."""
+    plan: list[_Write] = []
+    seen: dict[Path, str] = {}
+    manifest = load_manifest(project.root) if out is None else {}
+    for artifact in artifacts:
+        if out is not None:
+            path, shown = Path(os.path.realpath(out)), str(out)
+        else:
+            path = project.placement.check_write(
+                project.root / artifact.path, artifact.environment, "output", artifact.target
+            )
+            shown = artifact.path
+        if path in seen:
+            raise InputError(
+                f"{artifact.environment} and {seen[path]} would both write {shown}",
+                hint="give each environment an output path of its own",
+            )
+        seen[path] = artifact.environment
+        current = _current(path, shown)
+        changed = current != artifact.content or _mode(path) != artifact.mode
+        if out is None and current is not None and current != artifact.content and not force:
+            _refuse_foreign(project.root, path, shown, current, manifest)
+        before = hashlib.sha256(current).hexdigest() if current is not None else None
+        plan.append(_Write(artifact, path, shown, changed, before))
+    return plan
+
+
+def _current(path: Path, shown: str) -> bytes | None:
+    """The bytes a regular file holds now; None when there is none. Anything else (a
+    directory, a FIFO, a device) is refused: a render replaces files only."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:  # ENOTDIR, EACCES, ELOOP: this path cannot be written either
+        raise write_error(exc, shown) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(
+            f"{shown} exists and is not a regular file", hint="move it away, or pick another path"
+        )
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {shown}: {exc.strerror}") from None
+
+
+def _mode(path: Path) -> int | None:
+    with contextlib.suppress(OSError):
+        return os.stat(path).st_mode & 0o777
+    return None
+
+
+def _refuse_foreign(
+    root: Path, path: Path, shown: str, current: bytes, manifest: Mapping[str, list[str]]
+) -> None:
+    recorded = manifest.get(_key(root, path))
+    if recorded and hashlib.sha256(current).hexdigest() in recorded:
+        return
+    why = "was edited since secconf wrote it" if recorded else "was not written by secconf"
+    raise InputError(
+        f"{shown} exists and {why}; refusing to replace it",
+        hint="move it away, or pass --force to replace it (once: secconf then knows it)",
+    )
+
+
+def _stage(project: Project, plan: Sequence[_Write], *, manifest: bool) -> Transaction:
+    """Stage every changed file, and the manifest that records them (renamed first)."""
+    transaction = Transaction(project.root)
+    changed = [w for w in plan if w.changed]
+    if manifest and changed:  # first: see the module docstring
+        files = load_manifest(project.root)
+        for write in changed:
+            new = hashlib.sha256(write.artifact.content).hexdigest()
+            key = _key(project.root, write.path)
+            before = write.before
+            files[key] = [new] if before is None or before == new else [new, before]
+        text = json.dumps({"format": MANIFEST_FORMAT, "files": dict(sorted(files.items()))})
+        private = project.root / PRIVATE_DIR
+        private_directory(private)
+        transaction.add(private / MANIFEST, (text + "\n").encode(), mode=0o600, shown=MANIFEST)
+    for write in changed:
+        transaction.add(
+            write.path, write.artifact.content, mode=write.artifact.mode, shown=write.shown
+        )
+    transaction.stage()
+    return transaction
+
+
+# -- the manifest of what secconf wrote ---------------------------------------------
+
+
+def _key(root: Path, path: Path) -> str:
+    return str(path.relative_to(Path(os.path.realpath(root))))
+
+
+def load_manifest(root: Path) -> dict[str, list[str]]:
+    """Relative path -> SHA-256 of the bytes secconf last wrote there, and of those it
+    replaced (empty when there is no manifest, or it is damaged: then nothing counts
+    as written by secconf)."""
+    try:
+        data = json.loads((root / PRIVATE_DIR / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    files = data.get("files") if isinstance(data, dict) else None
+    if data.get("format") != MANIFEST_FORMAT or not isinstance(files, dict):
+        return {}
+    return {str(k): [str(h) for h in v] for k, v in files.items() if isinstance(v, list)}
+
+
+def _manifest_lock(root: Path) -> Any:
+    """Renders may run at once: each reads, extends and writes the manifest under this."""
+    from filelock import FileLock
+
+    locks = root / PRIVATE_DIR / "locks"
+    private_directory(root / PRIVATE_DIR)
+    private_directory(locks)
+    return FileLock(str(locks / (MANIFEST + ".lock")), timeout=LOCK_TIMEOUT_SECONDS, mode=0o600)
