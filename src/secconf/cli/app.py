@@ -89,9 +89,19 @@ class LazyGroup(click.Group):
     "Default: found from the working directory upward.",
 )
 @click.option("--debug", is_flag=True, help="Show the traceback of an internal error.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1, max=3600),
+    default=30.0,
+    show_default=True,
+    envvar="SECCONF_TIMEOUT",
+    metavar="SECONDS",
+    help="Total time one request to Vault or Kubernetes may take, connect and retries "
+    "included (env SECCONF_TIMEOUT).",
+)
 @click.version_option(__version__, prog_name="secconf")
 @click.pass_context
-def cli(ctx: click.Context, root: Path | None, debug: bool) -> None:
+def cli(ctx: click.Context, root: Path | None, debug: bool, timeout: float) -> None:
     """secconf: configuration as code for settings and secrets.
 
     A typed schema (schema/*.yaml) and per-environment values (environments/*.yaml)
@@ -100,6 +110,9 @@ def cli(ctx: click.Context, root: Path | None, debug: bool) -> None:
 
     Exit codes: 0 ok, 1 findings or drift, 2 bad usage or input, 3 internal error.
     """
+    from secconf import net
+
+    net.set_timeout(timeout)  # the one place the network deadline lives for this run
     ctx.obj = Options(root=root, debug=debug)
 
 
@@ -107,6 +120,15 @@ def run(argv: Sequence[str] | None) -> int:
     """Run the CLI and turn every outcome into an exit code, never a stray traceback."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    try:
+        return _run(args, debug)
+    finally:
+        from secconf import net
+
+        net.set_timeout(None)  # a library caller after an in-process run gets the default
+
+
+def _run(args: list[str], debug: bool) -> int:
     try:
         result = cli.main(args=args, prog_name="secconf", standalone_mode=False)
     except SecconfError as exc:

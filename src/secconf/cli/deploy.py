@@ -43,6 +43,11 @@ def deploy_options(func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(*pos: Any, **kwargs: Any) -> Any:
         shared = {name: kwargs.pop(name) for name in _SHARED}
+        timeout = kwargs.pop("timeout")
+        if timeout is not None:
+            from secconf import net
+
+            net.set_timeout(timeout)  # the same setting as `secconf --timeout`
         return func(*pos, args=DeployArgs(**shared), **kwargs)
 
     options = [
@@ -80,6 +85,13 @@ def deploy_options(func: Callable[..., Any]) -> Callable[..., Any]:
             type=click.Choice(["text", "json"]),
             default="text",
             show_default=True,
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(min=0.1, max=3600),
+            metavar="SECONDS",
+            help="Total time one request to Vault or Kubernetes may take, connect and "
+            "retries included (default 30, or `secconf --timeout`, or SECCONF_TIMEOUT).",
         ),
         environment_options,
     ]

@@ -15,6 +15,7 @@ from secconf.vaultclient import (
     VaultConnection,
     call,
     is_cas_mismatch,
+    kv_version,
     make_client,
     patch_custom_metadata,
     vault_connection,
@@ -122,13 +123,11 @@ class VaultDeploy:
                     raise
                 return None  # no secret yet (a soft-deleted one hvac returns as data)
 
-        response = self._call(connection, f"reading {mount}/{path}", read)
-        if not response or not response.get("data"):
+        # Checked inside the call, so a malformed answer is reported as one.
+        secret = self._call(connection, f"reading {mount}/{path}", lambda: kv_version(read()))
+        if secret is None:
             return {}, 0, None
-        data = response["data"]
-        meta = data.get("metadata") or {}
-        values = {str(k): v for k, v in (data.get("data") or {}).items()}
-        return values, int(meta.get("version") or 0), meta.get("custom_metadata")
+        return secret.values, secret.version, secret.custom_metadata
 
     def _landed(
         self, connection: VaultConnection, client: Any, mount: str, path: str, state: Any
