@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 from secconf.schema.models import Variable
+from secconf.schema.patterns import fullmatch as pattern_matches
 from secconf.schema.values import parse_value, type_error
 from secconf.validate.context import Check
 from secconf.validate.formats import FORMAT_CHECKS
@@ -75,7 +74,7 @@ def _constraint_problem(variable: Variable, text: str) -> str | None:
             return f"is less than {rules.minimum}"
         if rules.maximum is not None and value > rules.maximum:
             return f"is more than {rules.maximum}"
-    if rules.pattern is not None and not re.fullmatch(rules.pattern, text):
+    if rules.pattern is not None and not pattern_matches(rules.pattern, text):
         return f"does not match the pattern {rules.pattern}"
     if rules.format is not None:
         return FORMAT_CHECKS[rules.format](text)
