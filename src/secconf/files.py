@@ -28,9 +28,11 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> bool:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None:
+            exc.filename = str(path)  # a failed write() names no file; the error should
         raise
     _fsync_directory(path.parent)
     return True
