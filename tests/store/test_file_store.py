@@ -268,7 +268,10 @@ def test_rekey_resumes_after_an_interruption(repo: Path) -> None:
     pending, _ = create_key_file(repo / ".secconf" / "master.key.new")
     # The crash happened after "dev" was re-keyed, before the key file was replaced.
     _file_store(project, project.environments.get("dev"), _old_key(repo)).rekey(pending)
-    assert "wrong master key?" in status(repo)[1]
+    # A reader says what happened and how to finish, not just "wrong key".
+    err = status(repo)[1]
+    assert "encrypted with the new master key in master.key.new" in err, err
+    assert "`secconf store rekey --env dev` again" in err
     rekey(project, project.environments.get("dev"))
     assert read_values(repo) == values
     assert (

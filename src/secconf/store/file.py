@@ -15,7 +15,7 @@ import base64
 import binascii
 import contextlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -110,9 +110,15 @@ class FileStore:
         *,
         shown: str,
         lock_path: Path,
+        key_lock_path: Path | None = None,
+        key_file: Path | None = None,
     ) -> None:
         self.path = path
         self.lock_path = lock_path  # in a directory of its own: it gets a .gitignore of `*`
+        # The master key file's lock (None: the caller holds it, as `store rekey` does),
+        # and the key file, to recognise a store re-keyed under `KEYFILE.new`.
+        self.key_lock_path = key_lock_path
+        self.key_file = key_file
         self.environment = environment
         self.location = shown
         self._keys = keys
@@ -206,14 +212,23 @@ class FileStore:
 
     # -- file handling -------------------------------------------------------------
 
-    def _lock(self) -> Any:
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        """The key file's lock, then the store's: the order `store rekey` takes them in.
+
+        Everything a write uses, the master key included, is read after both are held.
+        """
         from filelock import FileLock
 
         # The master key first: when there is none and none may be created (production),
         # the write stops here, before anything (even a lock file) touches the disk.
         self._keys(not self.exists())
         private_directory(self.lock_path.parent)
-        return FileLock(str(self.lock_path), timeout=LOCK_TIMEOUT_SECONDS)
+        with contextlib.ExitStack() as held:
+            if self.key_lock_path is not None:
+                held.enter_context(FileLock(str(self.key_lock_path), timeout=LOCK_TIMEOUT_SECONDS))
+            held.enter_context(FileLock(str(self.lock_path), timeout=LOCK_TIMEOUT_SECONDS))
+            yield
 
     def _empty_body(self, key: MasterKey) -> dict[str, Any]:
         return {
@@ -258,6 +273,7 @@ class FileStore:
             )
         key = self._keys(False)
         if key.key_check() != body["key_check"]:
+            self._check_rekey_pending(body["key_check"])
             raise StoreError(
                 f"cannot decrypt {self.location}: wrong master key? (it was written with "
                 f"key {body['key_check']}, the key from {key.source} is {key.key_check()})",
@@ -271,6 +287,26 @@ class FileStore:
             raise _integrity(f"{self.location} has been edited") from None
         entries = {name: _entry(sealer, name, doc) for name, doc in body["entries"].items()}
         return sealer, entries, body
+
+    def _check_rekey_pending(self, written_with: Any) -> None:
+        """Say so when the store was written with the key waiting in `KEYFILE.new`: a
+        `store rekey` was interrupted (or is still running)."""
+        from secconf.store.masterkey import parse_key
+
+        if self.key_file is None:
+            return
+        pending = self.key_file.with_name(self.key_file.name + ".new")
+        try:
+            new = parse_key(pending.read_text(encoding="ascii"), str(pending))
+        except (OSError, UnicodeDecodeError, StoreError):
+            return
+        if new.key_check() == written_with:
+            raise StoreError(
+                f"{self.location} is encrypted with the new master key in {pending.name}: "
+                "a `secconf store rekey` was interrupted (or is still running) before it put "
+                f"that key in place of {self.key_file.name}",
+                hint=f"run `secconf store rekey --env {self.environment}` again to finish it",
+            )
 
     def _remove_stale_temp_files(self) -> None:
         # Called under the lock: a temp file of this store can only be left by a writer
