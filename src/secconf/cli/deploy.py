@@ -165,6 +165,8 @@ def _print_plan(plan: Plan) -> None:
         click.echo(f"  ! {key}: not in the schema; left alone (--prune removes it)")
     for note in plan.notes:
         click.echo(f"  * {note}")
+    if plan.store_replay:
+        click.echo(f"  ! warning: {plan.store_replay}; apply refuses it (--allow-older-store)")
     if plan.in_sync:
         click.echo("  in sync: nothing to do")
 
@@ -220,8 +222,13 @@ def _report_plans(outcomes: list[Outcome], fmt: str) -> int:
 @click.command()
 @deploy_options
 @click.option("--yes", is_flag=True, help="Apply without asking (required off a terminal).")
+@click.option(
+    "--allow-older-store",
+    is_flag=True,
+    help="Deliver even a file store older than one seen before (put back on purpose).",
+)
 @click.pass_context
-def apply(ctx: click.Context, args: DeployArgs, yes: bool) -> int:
+def apply(ctx: click.Context, args: DeployArgs, yes: bool, allow_older_store: bool) -> int:
     """Perform exactly the writes the plan shows; none when nothing changed.
 
     Without --yes, on a terminal the plan is shown and confirmed; off a terminal
@@ -247,7 +254,11 @@ def apply(ctx: click.Context, args: DeployArgs, yes: bool) -> int:
         confirm(f"Apply these changes to {len(pending)} environment(s)?", yes)
     with _Progress(len(outcomes), "applying") as progress:
         outcomes = apply_plans(
-            outcomes, deploy_target, parallel=args.parallel, done=progress.advance
+            outcomes,
+            deploy_target,
+            parallel=args.parallel,
+            done=progress.advance,
+            allow_older_store=allow_older_store,
         )
     if args.fmt == "json":
         _json(outcomes)

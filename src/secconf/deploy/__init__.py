@@ -15,7 +15,7 @@ from typing import Any
 
 from secconf.deploy.base import ApplyResult, DeployTarget, KeyChange, Plan
 from secconf.environment.loader import Environment
-from secconf.errors import SecconfError
+from secconf.errors import DeployError, SecconfError
 from secconf.project import Project
 
 
@@ -83,10 +83,22 @@ def apply_plans(
     *,
     parallel: int,
     done: Callable[[Outcome], None] | None = None,
+    allow_older_store: bool = False,
 ) -> list[Outcome]:
-    """Apply every planned environment concurrently; a failure stays with its environment."""
+    """Apply every planned environment concurrently; a failure stays with its environment.
+
+    A plan whose store looks put back from before a rotation is refused unless
+    `allow_older_store`: delivering it would bring back keys that were replaced.
+    """
 
     def one(outcome: Outcome) -> Outcome:
+        plan = outcome.plan
+        if plan is not None and plan.store_replay and not allow_older_store:
+            outcome.error = DeployError(
+                f"{plan.store_replay}; nothing was delivered",
+                hint="restore the newest store file (git log), or pass --allow-older-store "
+                "to deliver this one on purpose",
+            )
         if outcome.plan is not None and outcome.error is None:
             try:
                 outcome.result = target.apply(outcome.plan)

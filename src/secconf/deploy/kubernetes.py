@@ -21,7 +21,7 @@ from typing import Any
 
 from secconf import net
 from secconf.delivery import Prepared
-from secconf.deploy.base import ApplyResult, KeyChange, Plan, diff_keys
+from secconf.deploy.base import ApplyResult, KeyChange, Plan, diff_keys, replay_warning
 from secconf.errors import DeployError
 from secconf.render.base import RenderInput
 from secconf.render.kubernetes import kubernetes_objects
@@ -113,6 +113,7 @@ class KubernetesDeploy:
             [f"{o.kind}/{k}" for o in objects for k in o.unmanaged],
             prune,
         )
+        plan.store_replay = replay_warning(prepared.store)
         for o in objects:
             if o.live is None:
                 plan.notes.append(f"create {o.kind} {o.intended['metadata']['name']}")

@@ -7,7 +7,7 @@ import threading
 from typing import Any
 
 from secconf.delivery import Prepared
-from secconf.deploy.base import ApplyResult, Plan, diff_keys
+from secconf.deploy.base import ApplyResult, Plan, diff_keys, replay_warning
 from secconf.errors import DeployError
 from secconf.render.base import delivered_values
 from secconf.retry import RetryPolicy
@@ -23,6 +23,9 @@ from secconf.vaultclient import (
 
 MANAGED_BY = "managed-by"
 SCHEMA_HASH = "schema-hash"
+# The generation of the environment's file store when it was last delivered: a store put
+# back from before a rotation is found by it even on a fresh CI machine.
+STORE_GENERATION = "secconf-store-generation"
 
 
 class VaultDeploy:
@@ -94,6 +97,12 @@ class VaultDeploy:
             prune,
         )
         marks = {MANAGED_BY: "secconf", SCHEMA_HASH: config.schema.digest()}
+        generation = prepared.store.generation
+        if generation is not None:
+            marks[STORE_GENERATION] = str(generation)
+        plan.store_replay = replay_warning(
+            prepared.store, _count((custom or {}).get(STORE_GENERATION)), "Vault"
+        )
         if any((custom or {}).get(k) != v for k, v in marks.items()):
             plan.notes.append("mark the secret as managed by secconf (custom metadata)")
         payload: dict[str, Any] = dict(desired)
@@ -176,3 +185,10 @@ class VaultDeploy:
             )
             writes += 1
         return ApplyResult(plan.environment, "applied", writes)
+
+
+def _count(text: str | None) -> int | None:
+    """A generation number from custom metadata (text), or None if it is not one."""
+    if text is None or not text.isdigit() or len(text) > 18:
+        return None
+    return int(text)

@@ -93,6 +93,7 @@ def open_store(
             connection, settings.vault.mount, settings.vault.path.format(env=environment.name)
         )
     from secconf.store.file import FileStore
+    from secconf.store.generations import state_file
 
     relative = settings.file.path.format(env=environment.name)
     keys = master_key_provider(project, environment, notify=notify, environ=environ)
@@ -105,6 +106,8 @@ def open_store(
         lock_path=lock_path(project, relative),
         key_lock_path=key_lock_path(project, key_file),
         key_file=key_file,
+        state_path=state_file(project.root),
+        notify=notify,
     )
 
 

@@ -52,6 +52,7 @@ def _shown(project: Project, path: Path) -> str:
 def _file_store(project: Project, environment: Environment, key: MasterKey) -> FileStore:
     """The store with a fixed key, for `rekey`, which already holds the key file's lock."""
     from secconf.store import lock_path
+    from secconf.store.generations import state_file
 
     relative = environment.store.file.path.format(env=environment.name)
     return FileStore(
@@ -61,6 +62,7 @@ def _file_store(project: Project, environment: Environment, key: MasterKey) -> F
         shown=relative,
         lock_path=lock_path(project, relative),
         key_lock_path=None,
+        state_path=state_file(project.root),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from secconf.secret import Secret
 
@@ -18,6 +18,16 @@ MAX_PREVIOUS = 10  # versions kept after rotations (Vault KV v2 keeps 10 by defa
 def utc_now() -> str:
     """The current time as an RFC 3339 UTC timestamp with second precision."""
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+class StoreReplay(NamedTuple):
+    """A file store whose generation is lower than one seen before: the whole file may
+    have been put back from before a rotation."""
+
+    location: str
+    generation: int
+    highest: int
+    seen_in: str  # "on this machine", "in Vault metadata"
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,11 @@ class SecretStore(Protocol):
 
     backend: str
     location: str  # for messages: a file path or a Vault mount/path
+    generation: int | None  # a file store's, as last read or written; None for Vault
+
+    def replay(self) -> StoreReplay | None:
+        """What the last read found when the store is older than one seen before."""
+        ...
 
     def exists(self) -> bool:
         """True when the store holds anything at all."""

@@ -30,6 +30,7 @@ class VaultStore:
     """A KV v2 store for one environment."""
 
     backend = "vault"
+    generation: int | None = None  # KV v2 versions each group: no whole-store generation
 
     def __init__(self, connection: VaultConnection, mount: str, path: str) -> None:
         self.connection = connection
@@ -72,6 +73,10 @@ class VaultStore:
             f"reading {self.mount}/{path}", lambda: kv_version(read())
         )
         return secret
+
+    def replay(self) -> None:
+        """Never: each group's KV version is checked by check-and-set instead."""
+        return None
 
     def exists(self) -> bool:
         """True when at least one group is stored."""

@@ -170,6 +170,27 @@ def shared_master_key(check: Check) -> None:
     )
 
 
+def store_replayed(check: Check) -> None:
+    """SC021: the store's generation is lower than one seen before: the whole file may have
+    been put back from before a rotation, bringing back keys that were replaced."""
+    from secconf.environment.models import Location
+
+    replay = check.replay
+    if replay is None:
+        return
+    check.add(
+        "SC021",
+        "warning",
+        None,
+        f"the store {replay.location} is at generation {replay.generation}, lower than "
+        f"generation {replay.highest} seen {replay.seen_in}: it may be a copy put back from "
+        "before a rotation (a replayed store)",
+        "check `git log` of the store file and restore the newest; if going back was on "
+        "purpose, the next `secconf keys` write moves the store past it",
+        at=Location(replay.location, None),
+    )
+
+
 def plaintext_secrets(check: Check) -> None:
     """SC014: sensitive values come from the store or CI, never from a file in git."""
     for name, resolved in check.config.values.items():
