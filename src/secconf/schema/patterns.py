@@ -14,18 +14,25 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+# The memory RE2 may use for one pattern (program and match caches); a pattern that needs
+# more is refused. Cached patterns are bounded in number too, so a schema of many large
+# patterns cannot take more than a few hundred MiB.
+MAX_PATTERN_MEMORY = 2 << 20
+CACHED_PATTERNS = 128
+
 
 class PatternError(ValueError):
     """A pattern RE2 cannot compile; the message says why (the pattern is not secret)."""
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=CACHED_PATTERNS)
 def compile_pattern(pattern: str) -> Any:
     """The compiled pattern, or PatternError saying why RE2 refuses it."""
     import re2
 
     options = re2.Options()
     options.log_errors = False  # RE2 would print the error to stderr itself
+    options.max_mem = MAX_PATTERN_MEMORY
     try:
         return re2.compile(pattern, options)
     except re2.error as exc:
