@@ -120,7 +120,8 @@ class _Watchdog:
                     target=self._run, name="secconf-deadlines", daemon=True
                 )
                 self._thread.start()
-            self._wake.notify()
+            if self._heap[0][2] is scope:  # the watchdog sleeps until a later deadline
+                self._wake.notify()
 
     def _run(self) -> None:
         while True:

@@ -78,9 +78,7 @@ def rekey(project: Project, environment: Environment) -> list[tuple[str, int]]:
     reading this key file takes first; so a store created meanwhile (by `keys ensure`)
     is created either before (and re-keyed here) or after (with the new key).
     """
-    from filelock import FileLock
-
-    from secconf.store import key_lock_path
+    from secconf.store import key_lock_path, locking
     from secconf.store.file import LOCK_TIMEOUT_SECONDS
     from secconf.store.masterkey import private_directory
 
@@ -88,7 +86,7 @@ def rekey(project: Project, environment: Environment) -> list[tuple[str, int]]:
     key_file = project.path(environment.store.file.key_file, environment)
     lock = key_lock_path(project, key_file)
     private_directory(lock.parent)
-    with FileLock(str(lock), timeout=LOCK_TIMEOUT_SECONDS):
+    with locking.hold(lock, LOCK_TIMEOUT_SECONDS):
         return _rekey(project, environment, key_file)
 
 

@@ -236,7 +236,7 @@ class FileStore:
 
         Everything a write uses, the master key included, is read after both are held.
         """
-        from filelock import FileLock
+        from secconf.store import locking
 
         # The master key first: when there is none and none may be created (production),
         # the write stops here, before anything (even a lock file) touches the disk.
@@ -244,8 +244,10 @@ class FileStore:
         private_directory(self.lock_path.parent)
         with contextlib.ExitStack() as held:
             if self.key_lock_path is not None:
-                held.enter_context(FileLock(str(self.key_lock_path), timeout=LOCK_TIMEOUT_SECONDS))
-            held.enter_context(FileLock(str(self.lock_path), timeout=LOCK_TIMEOUT_SECONDS))
+                held.enter_context(
+                    locking.hold(self.key_lock_path, LOCK_TIMEOUT_SECONDS, shared=True)
+                )
+            held.enter_context(locking.hold(self.lock_path, LOCK_TIMEOUT_SECONDS))
             yield
 
     def _empty_body(self, key: MasterKey) -> dict[str, Any]:
