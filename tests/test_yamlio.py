@@ -1,4 +1,4 @@
-"""secconf.yamlio gives JSON data only: a timestamp is the text it was written as, and
+"""secconf.core.yamlio gives JSON data only: a timestamp is the text it was written as, and
 every tag that would make anything else is a located input error, never a crash later."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from tests.support.repo import make_repo, run
 
-from secconf.errors import InputError
-from secconf.yamlio import parse_document
+from secconf.core.errors import InputError
+from secconf.core.yamlio import parse_document
 
 JSON_TYPES = (str, int, float, bool, type(None), list, dict)
 

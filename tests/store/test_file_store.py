@@ -15,7 +15,7 @@ import pytest
 import yaml
 from tests.support.repo import ensure_concurrently, make_repo, run
 
-from secconf.project import Project
+from secconf.operations.project import Project
 from secconf.store import ENVIRONMENT_KEY, open_store
 from secconf.store.masterkey import MasterKey
 
@@ -372,7 +372,7 @@ def test_a_store_file_with_yaml_aliases_is_refused_fast(repo: Path) -> None:
 
 
 def test_an_unquoted_date_reads_as_the_text_it_was_not_a_crash(repo: Path) -> None:
-    """YAML reads an unquoted date as the text written (secconf.yamlio), so the store's
+    """YAML reads an unquoted date as the text written (secconf.core.yamlio), so the store's
     content, and its integrity tag, are what they were."""
     text = store_path(repo).read_text()
     store_path(repo).write_text(

@@ -55,10 +55,10 @@ def test_the_generation_is_covered_by_the_integrity_tag(tmp_path: Path) -> None:
 def test_a_store_written_before_generations_reads_as_generation_zero(tmp_path: Path) -> None:
     """Stores written by an older secconf have no generation field; the format name is
     unchanged and they read as they are, then count on from 1."""
-    from secconf.project import Project
+    from secconf.core.yamlio import dump_yaml
+    from secconf.operations.project import Project
     from secconf.store.file import _Sealer
     from secconf.store.masterkey import find_master_key
-    from secconf.yamlio import dump_yaml
 
     root = make_repo(tmp_path / "repo", {"dev": DEV})
     assert run(root, "keys", "ensure", "--env", "dev").code == 0

@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from secconf import __version__
-from secconf.errors import ExitCode, SecconfError
+from secconf.core.errors import ExitCode, SecconfError
 
 # name -> (module, attribute, one-line help shown by `secconf --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {

@@ -10,7 +10,7 @@ import click
 
 from secconf.audit import Inventory, SensitiveItem
 from secconf.cli.common import environment_options, open_project, selected
-from secconf.errors import ExitCode
+from secconf.core.errors import ExitCode
 
 COLUMNS = (
     "environment",
@@ -141,7 +141,7 @@ def audit(
     generated or written.
     """
     from secconf.audit import sensitive_items
-    from secconf.delivery import read_stored
+    from secconf.operations.prepare import read_stored
 
     project = open_project(ctx)
     inventory = Inventory()

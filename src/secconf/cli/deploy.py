@@ -13,9 +13,9 @@ import click
 
 from secconf.cli.common import confirm, environment_options, open_project, selected
 from secconf.cli.keys import notice
+from secconf.core.errors import ExitCode, SecconfError
 from secconf.deploy import Outcome
 from secconf.deploy.base import Plan
-from secconf.errors import ExitCode, SecconfError
 
 SYMBOLS = {"add": "+", "change": "~", "remove": "-", "unchanged": "="}
 

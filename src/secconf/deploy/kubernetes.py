@@ -20,12 +20,12 @@ from functools import partial
 from typing import Any
 
 from secconf import net
-from secconf.delivery import Prepared
+from secconf.core.errors import DeployError
+from secconf.core.retry import RetryPolicy, with_retries
 from secconf.deploy.base import ApplyResult, KeyChange, Plan, diff_keys, replay_warning
-from secconf.errors import DeployError
+from secconf.operations.prepare import Prepared
 from secconf.render.base import RenderInput
-from secconf.render.kubernetes import kubernetes_objects
-from secconf.retry import RetryPolicy, with_retries
+from secconf.render.targets.kubernetes import kubernetes_objects
 
 CONFLICT_RETRIES = 3
 TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})

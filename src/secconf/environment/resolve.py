@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
+from secconf.core.errors import InputError
+from secconf.core.secret import Secret
 from secconf.environment.loader import Environment
 from secconf.environment.models import (
     FromEnv,
@@ -22,9 +24,7 @@ from secconf.environment.models import (
     Location,
     UseDefault,
 )
-from secconf.errors import InputError
 from secconf.schema.models import Schema, Variable
-from secconf.secret import Secret
 
 ProvenanceKind = Literal["default", "literal", "from_env", "generated", "stored"]
 

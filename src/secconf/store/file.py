@@ -25,9 +25,9 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from secconf.errors import StoreError
-from secconf.files import write_atomic
-from secconf.secret import Secret
+from secconf.core.errors import StoreError
+from secconf.core.files import write_atomic
+from secconf.core.secret import Secret
 from secconf.store.base import MAX_PREVIOUS, Entry, Maker, StoreReplay, Version, utc_now
 from secconf.store.masterkey import MasterKey, private_directory
 
@@ -268,8 +268,8 @@ class FileStore:
         return loaded
 
     def _load(self) -> tuple[_Sealer, dict[str, Entry], dict[str, Any]] | None:
-        from secconf.errors import InputError
-        from secconf.yamlio import parse_document
+        from secconf.core.errors import InputError
+        from secconf.core.yamlio import parse_document
 
         try:
             text = self.path.read_text(encoding="utf-8")
@@ -360,7 +360,7 @@ class FileStore:
                 stale.unlink()
 
     def _write(self, sealer: _Sealer, body: dict[str, Any]) -> None:
-        from secconf.yamlio import dump_yaml
+        from secconf.core.yamlio import dump_yaml
 
         # One more than the file's, or than the highest seen here when the file went back:
         # a write made on purpose after the warning moves the store past what was seen.

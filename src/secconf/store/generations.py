@@ -53,7 +53,7 @@ def observe(state: Path, environment: str, store: str, generation: int) -> int |
 
 def _raise(state: Path, environment: str, store: str, generation: int) -> int:
     """Record `generation` unless a higher one was recorded meanwhile; the highest."""
-    from secconf.errors import StoreError
+    from secconf.core.errors import StoreError
     from secconf.store import locking
     from secconf.store.masterkey import private_directory
 

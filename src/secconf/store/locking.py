@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from secconf.errors import StoreError
+from secconf.core.errors import StoreError
 
 POLL_SECONDS = 0.005
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from secconf.errors import StoreError
+from secconf.core.errors import StoreError
 
 KEY_BYTES = 32
 ENV_VAR = "SECCONF_MASTER_KEY"

@@ -6,7 +6,7 @@ credentials): VAULT_ADDR, VAULT_TOKEN or ~/.vault-token, VAULT_NAMESPACE, VAULT_
 TLS is verified unless VAULT_SKIP_VERIFY is set or the caller asks, and then the caller
 is told so it can warn.
 
-Every request runs under the total deadline of `secconf.net`. The token never follows a
+Every request runs under the total deadline of `secconf.core.net`. The token never follows a
 redirect to another host, port or scheme: such a redirect is refused. Every answer is
 checked before hvac reads it (a JSON object of bounded size where JSON is due), and
 the KV v2 answers secconf unpacks are checked for their shape (`kv_version`,
@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from secconf import net
-from secconf.errors import SecconfError
-from secconf.retry import RetryPolicy, with_retries
+from secconf.core.errors import SecconfError
+from secconf.core.retry import RetryPolicy, with_retries
 
 _TRUE = ("1", "true", "yes", "on")
 MAX_ANSWER_BYTES = 32 << 20  # Vault's own default limit on a request's size

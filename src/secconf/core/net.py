@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from secconf.errors import SecconfError
+from secconf.core.errors import SecconfError
 
 DEFAULT_TIMEOUT = 30.0
 _MIN_WAIT = 0.001  # a socket timeout of 0 would mean "non-blocking", not "now"

@@ -1,7 +1,7 @@
 """Retrying transient faults: capped exponential backoff with jitter under a total deadline.
 
 The deadline covers every attempt and every wait between them, and it is enforced on the
-sockets too (`secconf.net`): an attempt gets only the time that is left.
+sockets too (`secconf.core.net`): an attempt gets only the time that is left.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ T = TypeVar("T")
 class RetryPolicy:
     """How long and how often to retry. `sleep` and `clock` are replaceable for tests.
 
-    `deadline_seconds` None means the process's network timeout (`secconf.net.timeout()`,
+    `deadline_seconds` None means the process's network timeout (`secconf.core.net.timeout()`,
     set by `--timeout`), so there is one total for connect, reads and retries.
     """
 
