@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from tests.support.deploy import (
     DELIVERED,
     MOUNT,
@@ -84,7 +85,12 @@ def test_apply_then_plan_is_in_sync_and_a_second_apply_writes_nothing(
         assert len(live["JWT_SECRET_KEY"]) >= 32  # generated on apply (non-production)
         assert vault.kv_versions(MOUNT, d.vault_path(env)) == 1
         custom = vault.kv_custom_metadata(MOUNT, d.vault_path(env))
-        assert custom == {"managed-by": "secconf", "schema-hash": schema_hash}
+        store = yaml.safe_load((d.root / "secrets" / f"{env}.enc.yaml").read_text())
+        assert custom == {
+            "managed-by": "secconf",
+            "schema-hash": schema_hash,
+            "secconf-store-generation": str(store["generation"]),  # finds a replayed store
+        }
         if loopback(vault):
             # at most one read, then the needed writes: the data (CAS) and the marks
             assert vault.count("GET", data_of(d, env)) == 1
@@ -342,7 +348,12 @@ def test_custom_metadata_marks_are_set_and_other_keys_are_kept(
         path=path, mount_point=MOUNT, custom_metadata={"owner": "team-payments"}
     )
     assert apply(d, "--env", "dev").code == 0
-    marks = {"managed-by": "secconf", "schema-hash": _schema_hash(d)}
+    generation = yaml.safe_load((d.root / "secrets" / "dev.enc.yaml").read_text())["generation"]
+    marks = {
+        "managed-by": "secconf",
+        "schema-hash": _schema_hash(d),
+        "secconf-store-generation": str(generation),
+    }
     assert vault.kv_custom_metadata(MOUNT, path) == {"owner": "team-payments", **marks}
 
     # another team replaces the custom metadata whole, dropping secconf's marks

@@ -37,7 +37,7 @@ from email.message import Message
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 __all__ = ["RequestRecord", "VaultServer", "vault_env"]
 
@@ -305,10 +305,12 @@ def _media_type(header: str | None) -> str:
 
 @dataclass(frozen=True)
 class _Response:
-    """A response ready to send: status and body (headers are always Vault's)."""
+    """A response ready to send: status and body (headers are always Vault's), and the
+    Location of a redirect."""
 
     status: int
     body: bytes = b""
+    location: str | None = None
 
 
 def _error(status: int, errors: Sequence[str] = ()) -> _Response:
@@ -443,6 +445,7 @@ class _Fault:
     seconds: float = 0.0
     errors: list[str] | None = None
     method: str | None = None  # only requests of this method, when set
+    location: str = ""  # where a redirect points
 
 
 @dataclass
@@ -672,6 +675,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         # which is what keeps the connection reusable.
         if response.status != 204:
             lines.append(f"Content-Length: {len(response.body)}")
+        if response.location is not None:
+            lines.append(f"Location: {response.location}")
         if self.close_connection:
             lines.append("Connection: close")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
@@ -907,6 +912,11 @@ class VaultServer:
         know it."""
         self._add_fault(_Fault("lose", n, path_prefix, method=method))
 
+    def redirect_next(self, n: int, base_url: str, path_prefix: str | None = None) -> None:
+        """Answer the next ``n`` matching requests with 307 to the same path and query
+        under ``base_url``, as a standby node redirects to the active one."""
+        self._add_fault(_Fault("redirect", n, path_prefix, status=307, location=base_url))
+
     def _add_fault(self, fault: _Fault) -> None:
         """Queue a fault; faults of one kind are consumed in the order added."""
         if fault.remaining <= 0:
@@ -1077,6 +1087,11 @@ class VaultServer:
 
     def _respond(self, request: _Request) -> _Response:
         """Apply injected failures, then serve; a crash becomes a 500."""
+        redirect = self._take_fault("redirect", request.url_path)
+        if redirect is not None:
+            query = f"?{urlencode(request.query)}" if request.query else ""
+            target = redirect.location.rstrip("/") + request.url_path + query
+            return _Response(redirect.status, _encode({"errors": []}), location=target)
         fault = self._take_fault("fail", request.url_path)
         if fault is not None:
             return _error(fault.status, self._fault_errors(fault, request))

@@ -89,9 +89,19 @@ class LazyGroup(click.Group):
     "Default: found from the working directory upward.",
 )
 @click.option("--debug", is_flag=True, help="Show the traceback of an internal error.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1, max=3600),
+    default=30.0,
+    show_default=True,
+    envvar="SECCONF_TIMEOUT",
+    metavar="SECONDS",
+    help="Total time one request to Vault or Kubernetes may take, connect and retries "
+    "included (env SECCONF_TIMEOUT).",
+)
 @click.version_option(__version__, prog_name="secconf")
 @click.pass_context
-def cli(ctx: click.Context, root: Path | None, debug: bool) -> None:
+def cli(ctx: click.Context, root: Path | None, debug: bool, timeout: float) -> None:
     """secconf: configuration as code for settings and secrets.
 
     A typed schema (schema/*.yaml) and per-environment values (environments/*.yaml)
@@ -100,6 +110,9 @@ def cli(ctx: click.Context, root: Path | None, debug: bool) -> None:
 
     Exit codes: 0 ok, 1 findings or drift, 2 bad usage or input, 3 internal error.
     """
+    from secconf.core import net
+
+    net.set_timeout(timeout)  # the one place the network deadline lives for this run
     ctx.obj = Options(root=root, debug=debug)
 
 
@@ -107,6 +120,15 @@ def run(argv: Sequence[str] | None) -> int:
     """Run the CLI and turn every outcome into an exit code, never a stray traceback."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    try:
+        return _run(args, debug)
+    finally:
+        from secconf.core import net
+
+        net.set_timeout(None)  # a library caller after an in-process run gets the default
+
+
+def _run(args: list[str], debug: bool) -> int:
     try:
         result = cli.main(args=args, prog_name="secconf", standalone_mode=False)
     except SecconfError as exc:
@@ -125,6 +147,8 @@ def run(argv: Sequence[str] | None) -> int:
         return 130
     except BrokenPipeError:
         return int(ExitCode.OK)
+    except OSError as exc:  # a full disk, a read-only file system, a file where a dir was
+        return _os_error(exc)
     except Exception as exc:  # a bug: say so briefly; the traceback only on request
         return _internal_error(exc, debug)
     return int(result) if isinstance(result, int) else int(ExitCode.OK)
@@ -137,6 +161,33 @@ def _print_error(exc: SecconfError) -> None:
         click.echo(f"  {where}: {finding.severity} {finding.code} {finding.message}", err=True)
     if exc.hint:
         click.echo(f"  hint: {exc.hint}", err=True)
+
+
+# What to do about the file system errors a user can fix.
+_OS_HINTS = {
+    "ENOSPC": "the disk is full: free some space and run again",
+    "EDQUOT": "the disk quota is used up: free some space and run again",
+    "EROFS": "the file system is read-only: run where secconf may write",
+    "EACCES": "check the permissions of the file and its directory",
+    "EPERM": "check the permissions of the file and its directory",
+    "ENOTDIR": "a part of the path is a file, not a directory: check the path",
+    "EISDIR": "the path names a directory, not a file: check the path",
+    "EEXIST": "something is in the way at that path: check the path",
+}
+
+
+def _os_error(exc: OSError) -> int:
+    """An operating system error as one line naming the path and the reason, exit 2."""
+    import errno
+
+    paths = [str(p) for p in (exc.filename, exc.filename2, getattr(exc, "lock_file", None)) if p]
+    reason = exc.strerror or ("timed out" if isinstance(exc, TimeoutError) else type(exc).__name__)
+    where = f"{' -> '.join(paths)}: " if paths else ""
+    click.echo(f"secconf: error: {where}{reason}", err=True)
+    hint = _OS_HINTS.get(errno.errorcode.get(exc.errno or 0, ""))
+    if hint:
+        click.echo(f"  hint: {hint}", err=True)
+    return int(ExitCode.BAD_INPUT)
 
 
 def _internal_error(exc: Exception, debug: bool) -> int:

@@ -123,6 +123,7 @@ def write_output(text: str, out: Path | None) -> None:
 
     from secconf.core.files import write_atomic
 
+
     # Where a symlink points, as `render --out` writes: the link itself stays.
     target = Path(os.path.realpath(out))
     write_atomic(target, text.encode("utf-8"), mode=0o644, shown=str(out))

@@ -43,6 +43,11 @@ def deploy_options(func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(*pos: Any, **kwargs: Any) -> Any:
         shared = {name: kwargs.pop(name) for name in _SHARED}
+        timeout = kwargs.pop("timeout")
+        if timeout is not None:
+            from secconf.core import net
+
+            net.set_timeout(timeout)  # the same setting as `secconf --timeout`
         return func(*pos, args=DeployArgs(**shared), **kwargs)
 
     options = [
@@ -80,6 +85,13 @@ def deploy_options(func: Callable[..., Any]) -> Callable[..., Any]:
             type=click.Choice(["text", "json"]),
             default="text",
             show_default=True,
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(min=0.1, max=3600),
+            metavar="SECONDS",
+            help="Total time one request to Vault or Kubernetes may take, connect and "
+            "retries included (default 30, or `secconf --timeout`, or SECCONF_TIMEOUT).",
         ),
         environment_options,
     ]
@@ -153,6 +165,8 @@ def _print_plan(plan: Plan) -> None:
         click.echo(f"  ! {key}: not in the schema; left alone (--prune removes it)")
     for note in plan.notes:
         click.echo(f"  * {note}")
+    if plan.store_replay:
+        click.echo(f"  ! warning: {plan.store_replay}; apply refuses it (--allow-older-store)")
     if plan.in_sync:
         click.echo("  in sync: nothing to do")
 
@@ -208,8 +222,13 @@ def _report_plans(outcomes: list[Outcome], fmt: str) -> int:
 @click.command()
 @deploy_options
 @click.option("--yes", is_flag=True, help="Apply without asking (required off a terminal).")
+@click.option(
+    "--allow-older-store",
+    is_flag=True,
+    help="Deliver even a file store older than one seen before (put back on purpose).",
+)
 @click.pass_context
-def apply(ctx: click.Context, args: DeployArgs, yes: bool) -> int:
+def apply(ctx: click.Context, args: DeployArgs, yes: bool, allow_older_store: bool) -> int:
     """Perform exactly the writes the plan shows; none when nothing changed.
 
     Without --yes, on a terminal the plan is shown and confirmed; off a terminal
@@ -235,7 +254,11 @@ def apply(ctx: click.Context, args: DeployArgs, yes: bool) -> int:
         confirm(f"Apply these changes to {len(pending)} environment(s)?", yes)
     with _Progress(len(outcomes), "applying") as progress:
         outcomes = apply_plans(
-            outcomes, deploy_target, parallel=args.parallel, done=progress.advance
+            outcomes,
+            deploy_target,
+            parallel=args.parallel,
+            done=progress.advance,
+            allow_older_store=allow_older_store,
         )
     if args.fmt == "json":
         _json(outcomes)

@@ -88,7 +88,8 @@ def status(ctx: click.Context, envs: tuple[str, ...], all_: bool, fmt: str) -> i
     project = open_project(ctx)
     reports: list[KeyReport] = []
     for environment in selected(project, envs, all_):
-        reports += key_status(project, environment, open_store(project, environment))
+        store = open_store(project, environment, notify=notice)
+        reports += key_status(project, environment, store)
     if fmt == "json":
         _print(reports, fmt)
         return 0

@@ -55,7 +55,7 @@ def validate(
       secconf validate --env production --format json
       secconf validate --all --format github   # in a GitHub Actions step
     """
-    from secconf.operations.prepare import read_stored
+    from secconf.operations.prepare import read_stored_checked
     from secconf.validate import RULES, shared_key_files
     from secconf.validate import validate as run_rules
 
@@ -69,12 +69,11 @@ def validate(
     sharing = shared_key_files(project) if any(e.production for e in environments) else {}
     reports: list[EnvironmentReport] = []
     for environment in environments:
-        stored = None if offline else read_stored(project, environment)[0]
+        stored, replay = (None, None) if offline else read_stored_checked(project, environment)
         config = project.resolve(environment, stored=stored)
         shared = sharing.get(environment.name, ())
-        reports.append(
-            EnvironmentReport(environment.name, run_rules(config, shares_key_with=shared))
-        )
+        findings = run_rules(config, shares_key_with=shared, replay=replay)
+        reports.append(EnvironmentReport(environment.name, findings))
     click.echo(REPORTERS[fmt](reports), nl=False)
     failing = {"error"} if fail_on == "error" else {"error", "warning"}
     failed = any(f.severity in failing for r in reports for f in r.findings)

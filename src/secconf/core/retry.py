@@ -1,4 +1,8 @@
-"""Retrying transient faults: capped exponential backoff with jitter under a total deadline."""
+"""Retrying transient faults: capped exponential backoff with jitter under a total deadline.
+
+The deadline covers every attempt and every wait between them, and it is enforced on the
+sockets too (`secconf.core.net`): an attempt gets only the time that is left.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +12,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from secconf.core import net
+
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How long and how often to retry. `sleep` and `clock` are replaceable for tests."""
+    """How long and how often to retry. `sleep` and `clock` are replaceable for tests.
+
+    `deadline_seconds` None means the process's network timeout (`secconf.core.net.timeout()`,
+    set by `--timeout`), so there is one total for connect, reads and retries.
+    """
 
     attempts: int = 6
     base_seconds: float = 0.2
     cap_seconds: float = 5.0
-    deadline_seconds: float = 30.0
+    deadline_seconds: float | None = None
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
 
@@ -38,21 +48,24 @@ def with_retries(
     """Run `call`; retry it while it raises a transient error and time remains.
 
     `on_retry(error, attempt, delay)` is told of each retry (for a log line); the last
-    error is raised when attempts or the deadline run out.
+    error is raised when attempts run out, and `net.DeadlineExceeded` when the total
+    deadline does (a request still running then is cut off).
     """
     rules = policy or RetryPolicy()
+    total = net.timeout() if rules.deadline_seconds is None else rules.deadline_seconds
     started = rules.clock()
     attempt = 0
-    while True:
-        try:
-            return call()
-        except Exception as exc:
-            attempt += 1
-            if not transient(exc) or attempt >= rules.attempts:
-                raise
-            delay = rules.delay(attempt)
-            if rules.clock() - started + delay > rules.deadline_seconds:
-                raise
-            if on_retry is not None:
-                on_retry(exc, attempt, delay)
-            rules.sleep(delay)
+    with net.deadline(total):
+        while True:
+            try:
+                return call()
+            except Exception as exc:
+                attempt += 1
+                if not transient(exc) or attempt >= rules.attempts:
+                    raise
+                delay = rules.delay(attempt)
+                if rules.clock() - started + delay > total:
+                    raise
+                if on_retry is not None:
+                    on_retry(exc, attempt, delay)
+                rules.sleep(delay)

@@ -5,21 +5,43 @@ an address written in the config repo (the repo holds mounts and paths, never
 credentials): VAULT_ADDR, VAULT_TOKEN or ~/.vault-token, VAULT_NAMESPACE, VAULT_CACERT.
 TLS is verified unless VAULT_SKIP_VERIFY is set or the caller asks, and then the caller
 is told so it can warn.
+
+Every request runs under the total deadline of `secconf.core.net`. The token never follows a
+redirect to another host, port or scheme: such a redirect is refused. Every answer is
+checked before hvac reads it (a JSON object of bounded size where JSON is due), and
+the KV v2 answers secconf unpacks are checked for their shape (`kv_version`,
+`listed_keys`): anything else is a one-line error, never a traceback.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from secconf.core import net
 from secconf.core.errors import SecconfError
 from secconf.core.retry import RetryPolicy, with_retries
 
 _TRUE = ("1", "true", "yes", "on")
+MAX_ANSWER_BYTES = 32 << 20  # Vault's own default limit on a request's size
+
+
+class RedirectRefused(Exception):
+    """Vault redirected a request to another origin, where the token must not go."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        self.target = target
+
+
+class MalformedAnswer(Exception):
+    """Vault (or whatever answers at VAULT_ADDR) sent something that is not its API."""
 
 
 @dataclass(frozen=True)
@@ -30,7 +52,6 @@ class VaultConnection:
     token: str
     namespace: str | None
     verify: bool | str
-    timeout: float = 10.0
     from_repo: bool = False  # the address came from an environment file, not VAULT_ADDR
 
     def __repr__(self) -> str:
@@ -48,6 +69,8 @@ def vault_connection(
     env = os.environ if environ is None else environ
     address = env.get("VAULT_ADDR") or configured_address
     from_repo = not env.get("VAULT_ADDR")
+    if address:
+        _check_address(address, "the environment file" if from_repo else "VAULT_ADDR", error)
     if address and from_repo and not _safe_for_token(address):
         # The token belongs to the person or CI job; the address to whoever last edited
         # the file. Never send it in clear to a host the repository names.
@@ -72,9 +95,45 @@ def vault_connection(
         verify = env["VAULT_CACERT"]
     if skip_verify or env.get("VAULT_SKIP_VERIFY", "").lower() in _TRUE:
         verify = False
+    if isinstance(verify, str):
+        _check_cacert(verify, error)
     return VaultConnection(
         address.rstrip("/"), token, env.get("VAULT_NAMESPACE") or None, verify, from_repo=from_repo
     )
+
+
+def _check_address(address: str, origin: str, error: type[SecconfError]) -> None:
+    """An http(s) URL with a host and a valid port, or a one-line error saying so."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(address)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        _ = parts.port  # raises ValueError for a port that is not a number in range
+    except ValueError:
+        valid = False
+    if not valid or any(c.isspace() or ord(c) < 32 for c in address):
+        # The address is not repeated: whatever it holds, it is not an address.
+        raise error(
+            f"the Vault address from {origin} is not an http(s) URL with a host",
+            hint="set it like https://vault.example:8200",
+        )
+
+
+def _check_cacert(path: str, error: type[SecconfError]) -> None:
+    """VAULT_CACERT must name a readable file (or a directory of certificates)."""
+    if os.path.isdir(path):
+        return
+    try:
+        with open(path, "rb"):
+            pass
+    except FileNotFoundError:
+        raise error(
+            f"VAULT_CACERT names {path}, which does not exist",
+            hint="point VAULT_CACERT at the PEM file of the CA that signed Vault's certificate",
+        ) from None
+    except OSError as exc:
+        raise error(f"cannot read VAULT_CACERT {path}: {exc.strerror or exc}") from None
 
 
 def _safe_for_token(address: str) -> bool:
@@ -94,16 +153,135 @@ def _token_file(home: Path) -> str | None:
 
 
 def make_client(connection: VaultConnection) -> Any:
-    """An hvac client for the connection."""
+    """An hvac client for the connection, on a session that bounds, checks and confines."""
     import hvac
 
+    session = _session_class()()
+    # hvac prefers the session's `verify` to its own argument when it is truthy.
+    session.verify = connection.verify
+    session.hooks["response"].append(_check_answer)
+    net.mount_bounded(session)
     return hvac.Client(
         url=connection.address,
         token=connection.token,
         namespace=connection.namespace,
         verify=connection.verify,
-        timeout=connection.timeout,
+        # Per socket operation; the total of the request is net's deadline.
+        timeout=net.timeout(),
+        session=session,
     )
+
+
+@functools.cache
+def _session_class() -> type[Any]:
+    import requests
+
+    class VaultSession(requests.Session):
+        """A session that never carries the Vault token to another origin.
+
+        requests drops only `Authorization` on such a redirect; hvac sends the token in
+        `X-Vault-Token`, so the redirect is refused before anything is sent there.
+        """
+
+        def rebuild_auth(self, prepared_request: Any, response: Any) -> None:
+            if self.should_strip_auth(  # type: ignore[no-untyped-call]
+                response.request.url, prepared_request.url
+            ):
+                prepared_request.headers.pop("X-Vault-Token", None)
+                raise RedirectRefused(_origin(prepared_request.url))
+            super().rebuild_auth(prepared_request, response)  # type: ignore[no-untyped-call]
+
+    return VaultSession
+
+
+def _origin(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+    except ValueError:
+        return "another address"
+
+
+def _check_answer(response: Any, *args: Any, **kwargs: Any) -> Any:
+    """A response hook: where hvac will read JSON, it must be one JSON object, bounded.
+
+    hvac reads the body of every 200 and of every error marked application/json (other
+    answers, such as 204, it does not read); a body that is not a JSON object would
+    reach secconf as a Response object, a list or a string, and fail far from here.
+    """
+    media = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    read_by_hvac = response.status_code == 200 or (not response.ok and media == "application/json")
+    if response.is_redirect or not read_by_hvac:
+        return response
+    chunks, size = [], 0
+    for chunk in response.iter_content(1 << 16):
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            raise MalformedAnswer(f"an answer over {MAX_ANSWER_BYTES} bytes")
+        chunks.append(chunk)
+    response._content = b"".join(chunks)  # read once, here; requests keeps it
+    try:
+        body = json.loads(response._content)
+    except ValueError:
+        raise MalformedAnswer("an answer that is not JSON") from None
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if not isinstance(body, dict) or not isinstance(errors, list | None):
+        raise MalformedAnswer("an answer that is not a JSON object")
+    return response
+
+
+@dataclass(frozen=True)
+class KvVersion:
+    """One version of a KV v2 secret, as a read answers it, checked. Values never shown."""
+
+    values: dict[str, Any] = field(repr=False)
+    version: int
+    created_time: str
+    custom_metadata: dict[str, str] | None
+
+
+def kv_version(response: Any) -> KvVersion | None:
+    """The secret in a KV v2 read answer; None when the answer holds none.
+
+    A soft-deleted version comes back with no values and its metadata (its version
+    number is still what a check-and-set write needs).
+    """
+    if response is None:
+        return None
+    data = _field(response, "data", dict, optional=True)
+    if data is None:
+        return None
+    meta = _field(data, "metadata", dict, optional=True) or {}
+    values = _field(data, "data", dict, optional=True) or {}
+    version = _field(meta, "version", int, optional=True) or 0
+    created = _field(meta, "created_time", str, optional=True) or ""
+    custom = _field(meta, "custom_metadata", dict, optional=True)
+    if isinstance(version, bool) or version < 0:
+        raise MalformedAnswer("a version that is not a version number")
+    if custom is not None and not all(isinstance(v, str) for v in custom.values()):
+        raise MalformedAnswer("custom metadata that is not text")
+    return KvVersion({str(k): v for k, v in values.items()}, version, created, custom)
+
+
+def listed_keys(response: Any) -> list[str]:
+    """The keys of a KV v2 list answer."""
+    keys = _field(_field(response, "data", dict), "keys", list)
+    if not all(isinstance(k, str) for k in keys):
+        raise MalformedAnswer("listed keys that are not text")
+    return list(keys)
+
+
+def _field(container: Any, name: str, kind: type[Any], *, optional: bool = False) -> Any:
+    if not isinstance(container, dict):
+        raise MalformedAnswer(f"an answer without a JSON object where {name} belongs")
+    value = container.get(name)
+    if value is None and optional:
+        return None
+    if not isinstance(value, kind):
+        raise MalformedAnswer(f"{name} of the wrong type")
+    return value
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -157,6 +335,23 @@ def vault_errors(
 
     try:
         yield
+    except net.DeadlineExceeded as exc:
+        raise error(
+            f"no answer from Vault at {connection.address} within {exc.seconds:g} s while {what}",
+            hint="check that Vault is up and answering; --timeout SECONDS allows longer",
+        ) from None
+    except RedirectRefused as exc:
+        raise error(
+            f"Vault at {connection.address} redirected {what} to {exc.target}; secconf "
+            "never sends the token to another host",
+            hint="if you trust that address (e.g. the active node), set VAULT_ADDR to it",
+        ) from None
+    except MalformedAnswer as exc:
+        raise error(
+            f"Vault at {connection.address} gave an answer that is not a KV v2 response "
+            f"while {what} ({exc})",
+            hint="check that VAULT_ADDR points at Vault itself, and the mount is KV version 2",
+        ) from None
     except hx.Forbidden:
         raise error(
             f"Vault at {connection.address} denied {what} (403 permission denied)",
@@ -192,6 +387,12 @@ def vault_errors(
         raise error(
             f"cannot reach Vault at {connection.address}",
             hint="check VAULT_ADDR and that Vault is running and reachable",
+        ) from None
+    except requests.exceptions.RequestException as exc:
+        # A broken answer (cut short, badly encoded), a URL requests will not send to...
+        raise error(
+            f"cannot talk to Vault at {connection.address} while {what} ({type(exc).__name__})",
+            hint="check VAULT_ADDR and that Vault answers there",
         ) from None
 
 

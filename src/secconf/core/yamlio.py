@@ -4,11 +4,18 @@ Reading is strict where PyYAML is lenient: duplicate keys (PyYAML keeps the last
 silently), aliases (a few lines can expand to gigabytes), oversized files and a
 non-mapping top level are input errors naming the file and line. Every mapping key
 keeps its line number, so findings can point at the line a user wrote.
+
+What comes out is JSON data only (str, int, float, bool, None, list, dict): a timestamp
+stays the text it was written as, and the tags that would make something else
+(`!!binary`, `!!set`, `!!omap`, `!!pairs`, any other) are input errors, as is an escape
+that is not a character (a lone surrogate), so no later stage meets a type it cannot
+print, compare or encode.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +30,12 @@ _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 YamlPath = tuple[str | int, ...]
+
+_CORE = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {_CORE + t for t in ("str", "int", "float", "bool", "null")}
+_TIMESTAMP = _CORE + "timestamp"
+_COLLECTION_TAGS = {_CORE + "map", _CORE + "seq"}
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -155,6 +168,8 @@ class _Converter:
                 hint="write the value out, or share values with `extends:`",
             )
         self.seen.add(id(node))
+        if not isinstance(node, yaml.ScalarNode) and node.tag not in _COLLECTION_TAGS:
+            raise self._tag_error(node)
         if isinstance(node, yaml.MappingNode):
             return self.mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
@@ -176,6 +191,7 @@ class _Converter:
                     line=line,
                 )
             key = str(key_node.value)
+            self._check_text(key, key_node)
             if key in out:
                 first = self.doc.lines.get((*path, key))
                 raise InputError(
@@ -188,7 +204,35 @@ class _Converter:
             out[key] = self.value(value_node, (*path, key), line)
         return out
 
+    def _tag_error(self, node: yaml.Node) -> InputError:
+        tag = node.tag.replace(_CORE, "!!") if node.tag.startswith(_CORE) else "a custom tag"
+        return InputError(
+            f"the YAML tag {tag} is not allowed: secconf reads text, numbers, booleans, "
+            "lists and mappings",
+            file=self.doc.path,
+            line=node.start_mark.line + 1,
+            hint="remove the tag (quote the value to keep it as text)",
+        )
+
+    def _check_text(self, text: str, node: yaml.Node) -> None:
+        if _SURROGATE.search(text):
+            raise InputError(
+                "a \\u escape here is half of a surrogate pair, not a character",
+                file=self.doc.path,
+                line=node.start_mark.line + 1,
+                hint="write the character itself, or its \\U escape",
+            )
+
     def scalar(self, node: yaml.ScalarNode, path: YamlPath) -> Any:
+        if node.tag == _TIMESTAMP:
+            # As written: an application reads its settings as text, and a date object
+            # is no JSON type. Recorded in `raw` like every other non-string scalar.
+            self.doc.raw[path] = node.value
+            return str(node.value)
+        if node.tag not in _SCALAR_TAGS and node.tag.startswith(_CORE):
+            raise self._tag_error(node)  # !!binary and the like
+        if node.tag == _CORE + "str":
+            self._check_text(node.value, node)
         try:
             value = self.scalars.construct_object(node)
         except (yaml.YAMLError, ValueError, TypeError, OverflowError):

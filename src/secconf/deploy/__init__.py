@@ -20,6 +20,7 @@ from secconf.operations.project import Project
 
 if TYPE_CHECKING:
     from secconf.operations.prepare import Prepared
+from secconf.core.errors import DeployError
 
 
 @dataclass
@@ -90,11 +91,22 @@ def apply_plans(
     *,
     parallel: int,
     done: Callable[[Outcome], None] | None = None,
+    allow_older_store: bool = False,
 ) -> list[Outcome]:
     """Apply every planned environment concurrently; a failure stays with its environment.
-    Keys its plan generated in memory are stored first."""
+
+    A plan whose store looks put back from before a rotation is refused unless
+    `allow_older_store`: delivering it would bring back keys that were replaced.
+    """
 
     def one(outcome: Outcome) -> Outcome:
+        plan = outcome.plan
+        if plan is not None and plan.store_replay and not allow_older_store:
+            outcome.error = DeployError(
+                f"{plan.store_replay}; nothing was delivered",
+                hint="restore the newest store file (git log), or pass --allow-older-store "
+                "to deliver this one on purpose",
+            )
         if outcome.plan is not None and outcome.error is None:
             try:
                 _store_pending(outcome)
@@ -123,6 +135,14 @@ def _store_pending(outcome: Outcome) -> None:
             f"another run stored the keys of {outcome.environment} first; nothing applied",
             hint="run apply again: it plans with the stored keys",
         )
+    plan = outcome.plan
+    state = plan.state if plan is not None else None
+    generation = getattr(prepared.store, "generation", None)
+    if isinstance(state, dict) and "marks" in state and generation is not None:
+        # Storing the keys wrote the store: the generation Vault records is the new one.
+        from secconf.deploy.vault import STORE_GENERATION
+
+        state["marks"][STORE_GENERATION] = str(generation)
 
 
 def _run(work: Callable[[Any], Outcome], items: Sequence[Any], parallel: int) -> list[Outcome]:

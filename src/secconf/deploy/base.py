@@ -43,6 +43,8 @@ class Plan:
     unmanaged: list[str] = field(default_factory=list)  # live keys the schema does not know
     prune: bool = False
     notes: list[str] = field(default_factory=list)  # e.g. metadata to update, nothing secret
+    # Set when the store is older than one seen before: apply refuses unless told.
+    store_replay: str | None = None
     state: Any = field(default=None, repr=False)  # holds the values to write: never shown
 
     @property
@@ -65,6 +67,7 @@ class Plan:
             "changes": [c.to_dict() for c in self.changes],
             "unmanaged": self.unmanaged,
             "notes": self.notes,
+            "store_replay": self.store_replay,
         }
 
 
@@ -76,6 +79,29 @@ class ApplyResult:
     status: Literal["applied", "unchanged", "failed"]
     writes: int = 0
     detail: str = ""
+
+
+def replay_warning(
+    store: Any, delivered: int | None = None, target: str = "the target"
+) -> str | None:
+    """Why the environment's file store looks put back from before a rotation, or None:
+    its generation is lower than the one last delivered (`delivered`, from the target's
+    metadata) or than one seen on this machine."""
+    generation = getattr(store, "generation", None)
+    if generation is not None and delivered is not None and generation < delivered:
+        return (
+            f"the store {store.location} is at generation {generation}, lower than generation "
+            f"{delivered} last delivered to {target}: it may be a copy put back from before a "
+            "rotation (a replayed store)"
+        )
+    replay = store.replay()
+    if replay is not None:
+        return (
+            f"the store {replay.location} is at generation {replay.generation}, lower than "
+            f"generation {replay.highest} seen {replay.seen_in}: it may be a copy put back "
+            "from before a rotation (a replayed store)"
+        )
+    return None
 
 
 def diff_keys(

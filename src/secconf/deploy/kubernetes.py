@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from secconf.core import net
 from secconf.core.errors import DeployError
 from secconf.core.retry import RetryPolicy, with_retries
-from secconf.deploy.base import ApplyResult, KeyChange, Plan, diff_keys
+from secconf.deploy.base import ApplyResult, KeyChange, Plan, diff_keys, replay_warning
 from secconf.operations.prepare import Prepared
 from secconf.render.base import RenderInput
 from secconf.render.targets.kubernetes import kubernetes_objects
@@ -76,28 +77,14 @@ class KubernetesDeploy:
     # -- connection ----------------------------------------------------------------
 
     def _api(self, context: str | None) -> Any:
-        from kubernetes import client, config
-        from kubernetes.config.config_exception import ConfigException
+        from kubernetes import client
 
         configuration = client.Configuration()
-        try:
-            if os.environ.get("KUBERNETES_SERVICE_HOST") and not _kubeconfig_exists():
-                config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-            else:
-                # Read KUBECONFIG now: the client reads it once, when first imported.
-                config.load_kube_config(  # type: ignore[no-untyped-call]
-                    config_file=_kubeconfig_path(),
-                    context=context,
-                    client_configuration=configuration,
-                    persist_config=False,
-                )
-        except (ConfigException, OSError, TypeError, ValueError) as exc:
-            raise DeployError(
-                f"cannot load the Kubernetes configuration: {str(exc).splitlines()[0][:200]}",
-                hint="set KUBECONFIG, pass --context, or run inside a cluster",
-            ) from None
+        _load_configuration(configuration, context)
         configuration.retries = 0  # secconf retries transient faults itself, with a deadline
-        return client.CoreV1Api(client.ApiClient(configuration))
+        api_client = client.ApiClient(configuration)
+        net.bound_pool_manager(api_client.rest_client.pool_manager)
+        return client.CoreV1Api(api_client)
 
     def _call(self, what: str, namespace: str, action: Any) -> Any:
         with _kubernetes_errors(what, namespace):
@@ -126,6 +113,7 @@ class KubernetesDeploy:
             [f"{o.kind}/{k}" for o in objects for k in o.unmanaged],
             prune,
         )
+        plan.store_replay = replay_warning(prepared.store)
         for o in objects:
             if o.live is None:
                 plan.notes.append(f"create {o.kind} {o.intended['metadata']['name']}")
@@ -148,13 +136,12 @@ class KubernetesDeploy:
 
         def read() -> Any:
             try:
-                return api.api_client.sanitize_for_serialization(
-                    reader(name, namespace, _request_timeout=REQUEST_TIMEOUT)
-                )
+                live = _ask(reader, name, namespace, _request_timeout=REQUEST_TIMEOUT)
             except ApiException as exc:
                 if exc.status == 404:
                     return None
                 raise
+            return _checked_live(api.api_client.sanitize_for_serialization(live), name)
 
         result: dict[str, Any] | None = self._call(
             f"reading {kind} {namespace}/{name}", namespace, read
@@ -259,8 +246,12 @@ class KubernetesDeploy:
             if obj.kind == "Secret"
             else api.create_namespaced_config_map
         )
-        return creator(
-            namespace, obj.intended, field_manager="secconf", _request_timeout=REQUEST_TIMEOUT
+        return _ask(
+            creator,
+            namespace,
+            obj.intended,
+            field_manager="secconf",
+            _request_timeout=REQUEST_TIMEOUT,
         )
 
     def _replace(self, api: Any, kind: str, namespace: str, name: str, body: dict[str, Any]) -> Any:
@@ -270,8 +261,13 @@ class KubernetesDeploy:
             api.replace_namespaced_secret if kind == "Secret" else api.replace_namespaced_config_map
         )
         try:
-            return replacer(
-                name, namespace, body, field_manager="secconf", _request_timeout=REQUEST_TIMEOUT
+            return _ask(
+                replacer,
+                name,
+                namespace,
+                body,
+                field_manager="secconf",
+                _request_timeout=REQUEST_TIMEOUT,
             )
         except ApiException as exc:
             if exc.status == 409:
@@ -283,8 +279,71 @@ class _Conflict(Exception):
     """A 409 on a conditional update: the object changed since it was read."""
 
 
+class _Malformed(Exception):
+    """The API answered with something that is not the object asked for."""
+
+
+def _ask(method: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call a client method; an answer its models cannot read (not JSON, a list, a field
+    of the wrong type) becomes _Malformed. The models' own errors quote the answer, which
+    may hold Secret data, so they are never shown."""
+    try:
+        return method(*args, **kwargs)
+    except (ValueError, TypeError, AttributeError, KeyError):
+        raise _Malformed from None
+
+
+def _checked_live(live: Any, name: str) -> dict[str, Any]:
+    """A live object as read: a mapping whose metadata names the object asked for."""
+    if not isinstance(live, dict):
+        raise _Malformed
+    metadata = live.get("metadata")
+    if not isinstance(metadata, dict) or metadata.get("name") != name:
+        raise _Malformed
+    return live
+
+
 def _signature(changes: list[KeyChange]) -> list[tuple[str, str, str | None, str | None]]:
     return sorted((c.key, c.action, c.old, c.new) for c in changes)
+
+
+def _load_configuration(configuration: Any, context: str | None) -> None:
+    """Fill `configuration` from the kubeconfig (or the pod's service account); a file
+    that is not a kubeconfig is a one-line error that quotes none of it (it holds
+    credentials)."""
+    import yaml
+    from kubernetes import config
+    from kubernetes.config.config_exception import ConfigException
+
+    path = _kubeconfig_path()
+    try:
+        if os.environ.get("KUBERNETES_SERVICE_HOST") and not _kubeconfig_exists():
+            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        else:
+            # Read KUBECONFIG now: the client reads it once, when first imported.
+            config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=path,
+                context=context,
+                client_configuration=configuration,
+                persist_config=False,
+            )
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" (line {mark.line + 1})" if mark is not None else ""
+        raise DeployError(
+            f"the kubeconfig {path} is not valid YAML{line}",
+            hint="fix the file, or point KUBECONFIG at another one",
+        ) from None
+    except (ConfigException, OSError) as exc:
+        raise DeployError(
+            f"cannot load the Kubernetes configuration: {str(exc).splitlines()[0][:200]}",
+            hint="set KUBECONFIG, pass --context, or run inside a cluster",
+        ) from None
+    except Exception as exc:  # the client reading a file of the wrong shape
+        raise DeployError(
+            f"the kubeconfig {path} is not a valid kubeconfig ({type(exc).__name__})",
+            hint="it needs clusters, users and contexts as `kubectl config view` shows them",
+        ) from None
 
 
 def _kubeconfig_path() -> str:
@@ -322,6 +381,17 @@ def _kubernetes_errors(what: str, namespace: str) -> Iterator[None]:
 
     try:
         yield
+    except net.DeadlineExceeded as exc:
+        raise DeployError(
+            f"no answer from the Kubernetes API within {exc.seconds:g} s while {what}",
+            hint="check the kubeconfig's server and the cluster's health; "
+            "--timeout SECONDS allows longer",
+        ) from None
+    except _Malformed:
+        raise DeployError(
+            f"the Kubernetes API gave an answer that is not a Kubernetes object while {what}",
+            hint="check that the kubeconfig's server is the cluster's API server",
+        ) from None
     except ApiException as exc:
         raise _api_error(exc, what, namespace) from None
     except (urllib3.exceptions.HTTPError, ConnectionError):

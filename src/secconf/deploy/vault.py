@@ -13,16 +13,20 @@ from secconf.core.vaultclient import (
     VaultConnection,
     call,
     is_cas_mismatch,
+    kv_version,
     make_client,
     patch_custom_metadata,
     vault_connection,
 )
-from secconf.deploy.base import ApplyResult, Plan, diff_keys
+from secconf.deploy.base import ApplyResult, Plan, diff_keys, replay_warning
 from secconf.operations.prepare import Prepared
 from secconf.render.base import delivered_values
 
 MANAGED_BY = "managed-by"
 SCHEMA_HASH = "schema-hash"
+# The generation of the environment's file store when it was last delivered: a store put
+# back from before a rotation is found by it even on a fresh CI machine.
+STORE_GENERATION = "secconf-store-generation"
 
 
 class VaultDeploy:
@@ -94,6 +98,12 @@ class VaultDeploy:
             prune,
         )
         marks = {MANAGED_BY: "secconf", SCHEMA_HASH: config.schema.digest()}
+        generation = prepared.store.generation
+        if generation is not None:
+            marks[STORE_GENERATION] = str(generation)
+        plan.store_replay = replay_warning(
+            prepared.store, _count((custom or {}).get(STORE_GENERATION)), "Vault"
+        )
         if any((custom or {}).get(k) != v for k, v in marks.items()):
             plan.notes.append("mark the secret as managed by secconf (custom metadata)")
         payload: dict[str, Any] = dict(desired)
@@ -123,13 +133,11 @@ class VaultDeploy:
                     raise
                 return None  # no secret yet (a soft-deleted one hvac returns as data)
 
-        response = self._call(connection, f"reading {mount}/{path}", read)
-        if not response or not response.get("data"):
+        # Checked inside the call, so a malformed answer is reported as one.
+        secret = self._call(connection, f"reading {mount}/{path}", lambda: kv_version(read()))
+        if secret is None:
             return {}, 0, None
-        data = response["data"]
-        meta = data.get("metadata") or {}
-        values = {str(k): v for k, v in (data.get("data") or {}).items()}
-        return values, int(meta.get("version") or 0), meta.get("custom_metadata")
+        return secret.values, secret.version, secret.custom_metadata
 
     def _landed(
         self, connection: VaultConnection, client: Any, mount: str, path: str, state: Any
@@ -178,3 +186,10 @@ class VaultDeploy:
             )
             writes += 1
         return ApplyResult(plan.environment, "applied", writes)
+
+
+def _count(text: str | None) -> int | None:
+    """A generation number from custom metadata (text), or None if it is not one."""
+    if text is None or not text.isdigit() or len(text) > 18:
+        return None
+    return int(text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -345,6 +346,15 @@ def _roles(environment: Environment, root: Path, cache: dict[str, str]) -> list[
         at = environment.lines.get(setting) or Location(environment.file, None)
         try:
             path = resolve_in(root, shown, cache)
+            if kind == "key file" and not os.path.exists(path) and os.path.islink(root / shown):
+                # A key file that links to nothing: creating a key there would write
+                # through the link, and stores written with the old key need that file.
+                raise InputError(
+                    f"{shown} is a symbolic link to {os.readlink(root / shown)}, which does "
+                    "not exist",
+                    hint="restore the file it points to (stores written with that key need "
+                    "it), or remove the link",
+                )
         except InputError as exc:
             raise InputError(
                 f"{setting}: {exc.message}", file=at.file, line=at.line, hint=exc.hint

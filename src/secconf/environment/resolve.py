@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
+from secconf.core.errors import InputError
 from secconf.core.secret import Secret
 from secconf.environment.loader import Environment
 from secconf.environment.models import (
@@ -167,6 +168,8 @@ def _resolve_one(
         return _made(variable, source.text, Provenance("literal", at=source.at))
     if isinstance(source, FromEnv):
         text = environ.get(source.env_var)
+        if text is not None:
+            _require_text(variable, source, text)
         return _made(variable, text, Provenance("from_env", at=source.at, env_var=source.env_var))
     if isinstance(source, Generate | FromStore) or variable.name in generated:
         at = source.at if isinstance(source, Generate | FromStore) else None
@@ -184,6 +187,24 @@ def _resolve_one(
         return _made(variable, kept.value.reveal(), provenance)
     at = source.at if isinstance(source, UseDefault) else None
     return _made(variable, variable.default_text(), Provenance("default", at=at))
+
+
+def _require_text(variable: Variable, source: FromEnv, text: str) -> None:
+    """Refuse an environment variable whose value is not UTF-8 text.
+
+    A process environment can hold any bytes; Python keeps those that are not UTF-8 as
+    lone surrogates, which no check, message or target can carry. The value is never
+    shown: it may be a secret.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(
+            f"{variable.name}: ${source.env_var} holds bytes that are not UTF-8 text",
+            file=source.at.file,
+            line=source.at.line,
+            hint=f"set {source.env_var} to UTF-8 text (a base64 encoding carries any bytes)",
+        ) from None
 
 
 def _made(variable: Variable, text: str | None, provenance: Provenance) -> Resolved:

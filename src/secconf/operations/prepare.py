@@ -22,7 +22,7 @@ from secconf.store.base import Entry, Version, utc_now
 if TYPE_CHECKING:
     from secconf.keys.lifecycle import PendingKeys
     from secconf.store import EnvironmentKeys
-    from secconf.store.base import SecretStore
+    from secconf.store.base import SecretStore, StoreReplay
 
 
 @dataclass
@@ -213,3 +213,21 @@ def read_stored(
     entries = store.read()
     keys = environment_keys(entries)
     return stored_values(entries, store), keys.fingerprint if keys else None
+
+
+def read_stored_checked(
+    project: Project, environment: Environment
+) -> tuple[dict[str, StoredValue] | None, StoreReplay | None]:
+    """Like `read_stored`, with what the read found if the store went back (a file store
+    older than one seen before), for validation to report."""
+    from secconf.environment.resolve import stored_names
+    from secconf.store import open_store, stored_values
+
+    settings = environment.store
+    if not stored_names(project.schema, environment) or (
+        settings.backend == "file" and not project.path(settings.file.path, environment).exists()
+    ):
+        return None, None
+    store = open_store(project, environment)
+    entries = store.read()
+    return stored_values(entries, store), store.replay()

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from functools import cached_property
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -37,14 +36,14 @@ class Constraints(_Strict):
     pattern: str | None = None
     format: Format | None = None
 
-    @model_validator(mode="after")
-    def _pattern_compiles(self) -> Constraints:
-        if self.pattern is not None:
-            try:
-                re.compile(self.pattern)
-            except re.error as exc:
-                raise ValueError(f"pattern does not compile: {exc}") from None
-        return self
+    @field_validator("pattern")
+    @classmethod
+    def _pattern_compiles(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            from secconf.schema.patterns import compile_pattern
+
+            compile_pattern(pattern)  # a PatternError (ValueError) says why not
+        return pattern
 
 
 class Generator(_Strict):

@@ -39,14 +39,13 @@ def master_key_provider(
 
     A key is created on the first write of a non-production environment, with a notice;
     production never creates one as a side effect (`secconf store init` does, on purpose).
+    The key is read afresh on every call, never cached: a writer reads it under its
+    locks, so a `store rekey` that ran meanwhile is never undone with the old key.
     """
     key_file = project.placement.path(environment.name, "key file")  # checked, resolved
     shown = fill(environment.store.file.key_file, env=environment.name)
-    found: list[MasterKey] = []
 
     def provide(may_create: bool) -> MasterKey:
-        if found:
-            return found[0]
         key = find_master_key(environment.name, key_file, environ)
         if key is None and may_create and not environment.production:
             key, created = create_key_file(key_file, project.root)
@@ -70,7 +69,6 @@ def master_key_provider(
                     else ""
                 ),
             )
-        found.append(key)
         return key
 
     return provide
@@ -97,9 +95,11 @@ def open_store(
             connection, settings.vault.mount, fill(settings.vault.path, env=environment.name)
         )
     from secconf.store.file import FileStore
+    from secconf.store.generations import state_file
 
     relative = fill(settings.file.path, env=environment.name)
     keys = master_key_provider(project, environment, notify=notify, environ=environ)
+    key_file = project.path(settings.file.key_file, environment)
     return FileStore(
         project.placement.path(environment.name, "store"),  # checked, resolved
         environment.name,
@@ -107,6 +107,10 @@ def open_store(
         shown=relative,
         lock_path=lock_path(project, relative),
         root=project.root,
+        key_lock_path=key_lock_path(project, key_file),
+        key_file=key_file,
+        state_path=state_file(project.root),
+        notify=notify,
     )
 
 
@@ -118,6 +122,15 @@ def lock_path(project: Project, relative: str) -> Path:
 
         name = f"{name[:100]}-{hashlib.sha256(relative.encode()).hexdigest()[:16]}"
     return project.root / ".secconf" / "locks" / (name + ".lock")
+
+
+def key_lock_path(project: Project, key_file: Path) -> Path:
+    """The lock of a master key file: `store rekey` holds it throughout, and every write of
+    a file store that reads this key file takes it first (then the store's own lock)."""
+    import hashlib
+
+    digest = hashlib.sha256(str(key_file.resolve()).encode("utf-8", "surrogatepass"))
+    return project.root / ".secconf" / "locks" / f"key-{digest.hexdigest()[:16]}.lock"
 
 
 def stored_values(entries: Mapping[str, Entry], store: SecretStore) -> dict[str, StoredValue]:
@@ -221,6 +234,7 @@ __all__ = [
     "Version",
     "ensure_environment_key",
     "environment_keys",
+    "key_lock_path",
     "lock_path",
     "master_key_provider",
     "new_environment_key",

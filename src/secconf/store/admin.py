@@ -50,8 +50,10 @@ def _shown(project: Project, path: Path) -> str:
 
 
 def _file_store(project: Project, environment: Environment, key: MasterKey) -> FileStore:
+    """The store with a fixed key, for `rekey`, which already holds the key file's lock."""
     from secconf.core.paths import fill
     from secconf.store import lock_path
+    from secconf.store.generations import state_file
 
     relative = fill(environment.store.file.path, env=environment.name)
     return FileStore(
@@ -61,6 +63,8 @@ def _file_store(project: Project, environment: Environment, key: MasterKey) -> F
         shown=relative,
         lock_path=lock_path(project, relative),
         root=project.root,
+        key_lock_path=None,
+        state_path=state_file(project.root),
     )
 
 
@@ -71,9 +75,24 @@ def rekey(project: Project, environment: Environment) -> list[tuple[str, int]]:
     Crash-safe: the new key is first written beside the old one (`KEYFILE.new`); each
     store is replaced atomically; the key file is replaced last. Running it again after
     an interruption finishes the job with the same new key.
+
+    Race-free: it holds the key file's lock throughout, which every write of a store
+    reading this key file takes first; so a store created meanwhile (by `keys ensure`)
+    is created either before (and re-keyed here) or after (with the new key).
     """
+    from secconf.store import key_lock_path, locking
+    from secconf.store.file import LOCK_TIMEOUT_SECONDS
+    from secconf.store.masterkey import private_directory
+
     _file_store_env(environment)
     key_file = project.path(environment.store.file.key_file, environment)
+    lock = key_lock_path(project, key_file)
+    private_directory(lock.parent)
+    with locking.hold(lock, LOCK_TIMEOUT_SECONDS):
+        return _rekey(project, environment, key_file)
+
+
+def _rekey(project: Project, environment: Environment, key_file: Path) -> list[tuple[str, int]]:
     old = find_master_key(environment.name, key_file)
     if old is None:
         raise StoreError(f"no master key for environment {environment.name}: nothing to re-key")

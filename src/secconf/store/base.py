@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from secconf.core.errors import StoreError
 from secconf.core.secret import Secret
@@ -27,6 +27,14 @@ class StoredValuesDiffer(StoreError):
     def __init__(self, groups: list[str]) -> None:
         super().__init__(f"stored values differ in {', '.join(groups)}")
         self.groups = groups
+class StoreReplay(NamedTuple):
+    """A file store whose generation is lower than one seen before: the whole file may
+    have been put back from before a rotation."""
+
+    location: str
+    generation: int
+    highest: int
+    seen_in: str  # "on this machine", "in Vault metadata"
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,11 @@ class SecretStore(Protocol):
 
     backend: str
     location: str  # for messages: a file path or a Vault mount/path
+    generation: int | None  # a file store's, as last read or written; None for Vault
+
+    def replay(self) -> StoreReplay | None:
+        """What the last read found when the store is older than one seen before."""
+        ...
 
     def exists(self) -> bool:
         """True when the store holds anything at all."""

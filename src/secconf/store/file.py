@@ -7,21 +7,36 @@ order) detects a removed, added, reordered or replayed entry. Names, versions an
 stay readable, so a git diff shows which key changed; a write re-seals only the entries
 it touches, so every other entry keeps its bytes and an unchanged store is not
 rewritten at all.
+
+Each write also raises the store's `generation` by one (covered by the integrity tag),
+so a whole file put back from before a rotation, valid as it is, can be told from the
+newest one (`secconf.store.generations` keeps the highest seen on this machine; Vault
+metadata keeps the one last delivered). The format stays `secconf-store/1`: a file
+written before generations existed has no `generation` field and reads as generation 0.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from secconf.core.errors import StoreError
 from secconf.core.files import write_atomic
 from secconf.core.secret import Secret
-from secconf.store.base import MAX_PREVIOUS, Entry, Maker, StoredValuesDiffer, Version, utc_now
+from secconf.store.base import (
+    MAX_PREVIOUS,
+    Entry,
+    Maker,
+    StoredValuesDiffer,
+    StoreReplay,
+    Version,
+    utc_now,
+)
 from secconf.store.masterkey import MasterKey, private_directory
 
 FORMAT = "secconf-store/1"
@@ -34,6 +49,9 @@ HEADER = (
 )
 
 KeyProvider = Callable[[bool], MasterKey]  # argument: may a missing key be created?
+# The fields of a store file, in order; files from before generations lack "generation".
+FIELDS = ("format", "environment", "cipher", "key_check", "generation", "entries", "mac")
+FIELDS_WITHOUT_GENERATION = tuple(f for f in FIELDS if f != "generation")
 
 
 class _Sealer:
@@ -110,9 +128,23 @@ class FileStore:
         shown: str,
         lock_path: Path,
         root: Path | None = None,
+        key_lock_path: Path | None = None,
+        key_file: Path | None = None,
+        state_path: Path | None = None,
+        notify: Callable[[str], None] | None = None,
     ) -> None:
         self.path = path
         self.lock_path = lock_path  # in a directory of its own: it gets a .gitignore of `*`
+        # The master key file's lock (None: the caller holds it, as `store rekey` does),
+        # and the key file, to recognise a store re-keyed under `KEYFILE.new`.
+        self.key_lock_path = key_lock_path
+        self.key_file = key_file
+        # The record of generations seen on this machine (None: none is kept), and where
+        # a warning about a store that went back goes.
+        self.state_path = state_path
+        self.notify = notify
+        self.generation: int | None = None  # as last read or written
+        self.highest_seen: int | None = None  # set when the file is older than one seen
         self.environment = environment
         self.location = shown
         self._keys = keys
@@ -267,6 +299,7 @@ class FileStore:
             _, entries, _ = loaded
             sealer = _Sealer(new_key, self.environment)
             body = self._empty_body(new_key)
+            body["generation"] = loaded[2].get("generation", 0)
             for name, entry in entries.items():
                 body["entries"][name] = _entry_doc(sealer, entry, None)
             self._write(sealer, body)
@@ -274,14 +307,25 @@ class FileStore:
 
     # -- file handling -------------------------------------------------------------
 
-    def _lock(self) -> Any:
-        from filelock import FileLock
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        """The key file's lock, then the store's: the order `store rekey` takes them in.
+
+        Everything a write uses, the master key included, is read after both are held.
+        """
+        from secconf.store import locking
 
         # The master key first: when there is none and none may be created (production),
         # the write stops here, before anything (even a lock file) touches the disk.
         self._keys(not self.exists())
         private_directory(self.lock_path.parent)
-        return FileLock(str(self.lock_path), timeout=LOCK_TIMEOUT_SECONDS, mode=0o600)
+        with contextlib.ExitStack() as held:
+            if self.key_lock_path is not None:
+                held.enter_context(
+                    locking.hold(self.key_lock_path, LOCK_TIMEOUT_SECONDS, shared=True)
+                )
+            held.enter_context(locking.hold(self.lock_path, LOCK_TIMEOUT_SECONDS))
+            yield
 
     def _empty_body(self, key: MasterKey) -> dict[str, Any]:
         return {
@@ -289,6 +333,7 @@ class FileStore:
             "environment": self.environment,
             "cipher": CIPHER,
             "key_check": key.key_check(),
+            "generation": 0,
             "entries": {},
         }
 
@@ -326,6 +371,7 @@ class FileStore:
             )
         key = self._keys(False)
         if key.key_check() != body["key_check"]:
+            self._check_rekey_pending(body["key_check"])
             raise StoreError(
                 f"cannot decrypt {self.location}: wrong master key? (it was written with "
                 f"key {body['key_check']}, the key from {key.source} is {key.key_check()})",
@@ -338,7 +384,50 @@ class FileStore:
         except TypeError:  # a value YAML read as something other than text
             raise _integrity(f"{self.location} has been edited") from None
         entries = {name: _entry(sealer, name, doc) for name, doc in body["entries"].items()}
+        self._seen(body.get("generation", 0))
         return sealer, entries, body
+
+    def replay(self) -> StoreReplay | None:
+        """The store went back: its generation is lower than one seen on this machine."""
+        if self.generation is None or self.highest_seen is None:
+            return None
+        return StoreReplay(self.location, self.generation, self.highest_seen, "on this machine")
+
+    def _seen(self, generation: int) -> None:
+        """Note the generation read; warn (once) when a higher one was seen before."""
+        from secconf.store.generations import observe
+
+        self.generation = generation
+        if self.state_path is None:
+            return
+        higher = observe(self.state_path, self.environment, self.location, generation)
+        if higher is not None and self.highest_seen is None and self.notify is not None:
+            self.notify(
+                f"warning: {self.location} is at generation {generation}, lower than "
+                f"generation {higher} seen on this machine: it may be a copy put back from "
+                "before a rotation (a replayed store); check `git log` of the file"
+            )
+        self.highest_seen = higher
+
+    def _check_rekey_pending(self, written_with: Any) -> None:
+        """Say so when the store was written with the key waiting in `KEYFILE.new`: a
+        `store rekey` was interrupted (or is still running)."""
+        from secconf.store.masterkey import parse_key
+
+        if self.key_file is None:
+            return
+        pending = self.key_file.with_name(self.key_file.name + ".new")
+        try:
+            new = parse_key(pending.read_text(encoding="ascii"), str(pending))
+        except (OSError, UnicodeDecodeError, StoreError):
+            return
+        if new.key_check() == written_with:
+            raise StoreError(
+                f"{self.location} is encrypted with the new master key in {pending.name}: "
+                "a `secconf store rekey` was interrupted (or is still running) before it put "
+                f"that key in place of {self.key_file.name}",
+                hint=f"run `secconf store rekey --env {self.environment}` again to finish it",
+            )
 
     def _remove_stale_temp_files(self) -> None:
         # Called under the lock: a temp file of this store can only be left by a writer
@@ -350,15 +439,22 @@ class FileStore:
     def _write(self, sealer: _Sealer, body: dict[str, Any]) -> None:
         from secconf.core.yamlio import dump_yaml
 
+        # One more than the file's, or than the highest seen here when the file went back:
+        # a write made on purpose after the warning moves the store past what was seen.
+        generation = 1 + max(body.get("generation", 0), self.highest_seen or 0)
+        ordered = {f: body[f] for f in FIELDS_WITHOUT_GENERATION[:4]}
+        body = {**ordered, "generation": generation, "entries": body["entries"]}
         document = {**body, "mac": sealer.tag(body)}
         self._remove_stale_temp_files()
         data = (HEADER + dump_yaml(document)).encode("utf-8")
         write_atomic(self.path, data, mode=0o600, root=self._root, shown=self.location)
+        self.highest_seen = None
+        self._seen(generation)
 
 
 def _split(data: Any, location: str) -> tuple[dict[str, Any], str]:
-    fields = ("format", "environment", "cipher", "key_check", "entries", "mac")
-    if not isinstance(data, dict) or list(data) != list(fields):
+    fields = tuple(data) if isinstance(data, dict) else ()
+    if fields not in (FIELDS, FIELDS_WITHOUT_GENERATION):
         raise _integrity(f"{location} does not have the fields of a store file")
     if data["format"] != FORMAT or data["cipher"] != CIPHER:
         raise StoreError(
@@ -367,6 +463,9 @@ def _split(data: Any, location: str) -> tuple[dict[str, Any], str]:
         )
     if not isinstance(data["entries"], dict) or not isinstance(data["mac"], str):
         raise _integrity(f"{location} is malformed")
+    generation = data.get("generation", 0)
+    if not isinstance(generation, int) or isinstance(generation, bool) or generation < 0:
+        raise _integrity(f"{location} has a generation that is not a count")
     body = {k: data[k] for k in fields[:-1]}
     return body, data["mac"]
 

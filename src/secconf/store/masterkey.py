@@ -79,13 +79,26 @@ def find_master_key(
         value = env.get(name)
         if value:
             return parse_key(value, f"${name}")
+    text = _read_key_file(key_file)
+    return None if text is None else parse_key(text, str(key_file))
+
+
+def _read_key_file(key_file: Path) -> str | None:
+    """The key file's text; None when there is none. A link to nothing is an error, not
+    "no key": creating a key there would write through the link, or fail."""
     try:
-        text = key_file.read_text(encoding="ascii")
+        return key_file.read_text(encoding="ascii")
     except FileNotFoundError:
-        return None
+        if not key_file.is_symlink():
+            return None
+        raise StoreError(
+            f"the master key file {key_file} is a symbolic link to {os.readlink(key_file)}, "
+            "which does not exist",
+            hint="restore the file it points to (stores written with that key need it), "
+            "or remove the link",
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise StoreError(f"cannot read the master key file {key_file}: {exc}") from None
-    return parse_key(text, str(key_file))
 
 
 def create_key_file(key_file: Path, root: Path | None = None) -> tuple[MasterKey, bool]:
@@ -112,7 +125,10 @@ def create_key_file(key_file: Path, root: Path | None = None) -> tuple[MasterKey
                 os.unlink(tmp)
     except OSError as exc:
         raise write_error(exc, str(key_file)) from None
-    return parse_key(key_file.read_text(encoding="ascii"), str(key_file)), created
+    written = _read_key_file(key_file)
+    if written is None:
+        raise StoreError(f"the master key file {key_file} vanished while it was created")
+    return parse_key(written, str(key_file)), created
 
 
 def _link(tmp: Path, key_file: Path) -> bool:

@@ -14,9 +14,12 @@ from typing import Any
 from secconf.core.errors import StoreError
 from secconf.core.secret import Secret
 from secconf.core.vaultclient import (
+    KvVersion,
     VaultConnection,
     call,
     is_cas_mismatch,
+    kv_version,
+    listed_keys,
     make_client,
     patch_custom_metadata,
 )
@@ -27,6 +30,7 @@ class VaultStore:
     """A KV v2 store for one environment."""
 
     backend = "vault"
+    generation: int | None = None  # KV v2 versions each group: no whole-store generation
 
     def __init__(self, connection: VaultConnection, mount: str, path: str) -> None:
         self.connection = connection
@@ -48,7 +52,7 @@ class VaultStore:
     def _kv(self) -> Any:
         return self.client.secrets.kv.v2
 
-    def _read_group(self, group: str, version: int | None = None) -> dict[str, Any] | None:
+    def _read_group(self, group: str, version: int | None = None) -> KvVersion | None:
         import hvac.exceptions as hx
 
         path = f"{self.path}/{group}"
@@ -64,8 +68,15 @@ class VaultStore:
             except hx.InvalidPath:
                 return None
 
-        response = self._call(f"reading {self.mount}/{path}", read)
-        return None if response is None else dict(response["data"])
+        # Checked inside the call, so a malformed answer is reported as one.
+        secret: KvVersion | None = self._call(
+            f"reading {self.mount}/{path}", lambda: kv_version(read())
+        )
+        return secret
+
+    def replay(self) -> None:
+        """Never: each group's KV version is checked by check-and-set instead."""
+        return None
 
     def exists(self) -> bool:
         """True when at least one group is stored."""
@@ -76,14 +87,12 @@ class VaultStore:
 
         def listing() -> Any:
             try:
-                return self._kv().list_secrets(path=self.path, mount_point=self.mount)
+                return listed_keys(self._kv().list_secrets(path=self.path, mount_point=self.mount))
             except hx.InvalidPath:
-                return None
+                return []
 
-        response = self._call(f"listing {self.mount}/{self.path}", listing)
-        if response is None:
-            return []
-        return [k for k in response["data"]["keys"] if not k.endswith("/")]
+        keys: list[str] = self._call(f"listing {self.mount}/{self.path}", listing)
+        return [k for k in keys if not k.endswith("/")]
 
     def read(self) -> dict[str, Entry]:
         """Every stored variable (current versions) of every group."""
@@ -144,19 +153,19 @@ class VaultStore:
                 f"{', '.join(names)} is not stored yet: nothing to rotate",
                 hint="create it with `secconf keys ensure`",
             )
-        return self._replace(group, names, make(), int(current["metadata"]["version"]))
+        return self._replace(group, names, make(), current.version)
 
     def rollback(self, group: str, names: Sequence[str]) -> dict[str, Entry]:
         """Write the previous KV version's values as a new version."""
         current = self._read_group(group)
-        version = int(current["metadata"]["version"]) if current else 0
+        version = current.version if current else 0
         previous = self._read_group(group, version - 1) if version > 1 else None
         if current is None or previous is None:
             raise StoreError(
                 f"{', '.join(names)} has no previous version to roll back to",
                 hint="`secconf keys status` shows the stored versions",
             )
-        return self._replace(group, names, dict(previous["data"]), version)
+        return self._replace(group, names, dict(previous.values), version)
 
     def _replace(
         self, group: str, names: Sequence[str], values: dict[str, str], cas: int
@@ -182,17 +191,15 @@ class VaultStore:
         return _checked(written, names, group)
 
 
-def _entries(data: dict[str, Any]) -> dict[str, Entry]:
-    meta = data["metadata"]
-    version = int(meta["version"])
-    created = str(meta["created_time"]).split(".")[0].rstrip("Z") + "Z"
+def _entries(data: KvVersion) -> dict[str, Entry]:
+    created = data.created_time.split(".")[0].rstrip("Z") + "Z"
     return {
-        name: Entry(name, Version(Secret(str(value)), version, created))
-        for name, value in (data["data"] or {}).items()
+        name: Entry(name, Version(Secret(str(value)), data.version, created))
+        for name, value in data.values.items()
     }
 
 
-def _checked(data: dict[str, Any], names: Sequence[str], group: str) -> dict[str, Entry]:
+def _checked(data: KvVersion, names: Sequence[str], group: str) -> dict[str, Entry]:
     entries = _entries(data)
     missing = [n for n in names if n not in entries]
     if missing:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from secconf.environment.resolve import Config
 from secconf.validate import application, rules
 from secconf.validate.context import RULES, Check, Rule
 from secconf.validate.findings import Finding, Severity, sort_key
+
+if TYPE_CHECKING:
+    from secconf.store.base import StoreReplay
 
 # Order matters in one way: type errors first, then the specific rules, then the
 # generic constraints, which stay quiet on a variable a specific rule already flagged.
@@ -33,16 +36,23 @@ CHECKS: tuple[Callable[[Check], None], ...] = (
     rules.from_env_unset,
     rules.stored_value_missing,
     rules.shared_master_key,
+    rules.store_replayed,
 )
 
 
-def validate(config: Config, *, shares_key_with: tuple[str, ...] = ()) -> list[Finding]:
+def validate(
+    config: Config,
+    *,
+    shares_key_with: tuple[str, ...] = (),
+    replay: StoreReplay | None = None,
+) -> list[Finding]:
     """Every finding for one resolved environment, in file and line order.
 
     `shares_key_with`: the non-production environments that read the same master key
     file (see `shared_key_files`), for the rule that production keeps its own.
+    `replay`: what reading the store found if it went back (`StoreReplay`).
     """
-    check = Check(config, shares_key_with=shares_key_with)
+    check = Check(config, shares_key_with=shares_key_with, replay=replay)
     for run in CHECKS:
         run(check)
     return sorted(check.findings, key=sort_key)

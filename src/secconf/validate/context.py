@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from secconf.environment.models import Location
 from secconf.environment.resolve import Config, Resolved
 from secconf.schema.values import parse_value
 from secconf.validate.findings import Finding, Severity
+
+if TYPE_CHECKING:
+    from secconf.store.base import StoreReplay
 
 
 class Rule(NamedTuple):
@@ -44,6 +47,7 @@ RULES: dict[str, Rule] = {
         Rule("SC018", "from-env-unset", "A from_env variable is not set in this process."),
         Rule("SC019", "stored-value-missing", "A from_store value is not in the store."),
         Rule("SC020", "shared-master-key", "Production shares its master key file."),
+        Rule("SC021", "store-replayed", "The store file is older than one seen before."),
     )
 }
 
@@ -56,6 +60,8 @@ class Check:
     findings: list[Finding] = field(default_factory=list)
     # Non-production environments whose file store reads the same master key file.
     shares_key_with: tuple[str, ...] = ()
+    # Set when the store's generation is lower than one seen before (a replayed file).
+    replay: StoreReplay | None = None
 
     @property
     def production(self) -> bool:

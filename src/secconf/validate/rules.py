@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 from secconf.schema.models import Variable
+from secconf.schema.patterns import fullmatch as pattern_matches
 from secconf.schema.values import parse_value, type_error
 from secconf.validate.context import Check
 from secconf.validate.formats import FORMAT_CHECKS
@@ -75,7 +74,7 @@ def _constraint_problem(variable: Variable, text: str) -> str | None:
             return f"is less than {rules.minimum}"
         if rules.maximum is not None and value > rules.maximum:
             return f"is more than {rules.maximum}"
-    if rules.pattern is not None and not re.fullmatch(rules.pattern, text):
+    if rules.pattern is not None and not pattern_matches(rules.pattern, text):
         return f"does not match the pattern {rules.pattern}"
     if rules.format is not None:
         return FORMAT_CHECKS[rules.format](text)
@@ -168,6 +167,27 @@ def shared_master_key(check: Check) -> None:
         "who can decrypt those stores can decrypt this one",
         "give production its own `store: file: key_file:` (created on purpose with "
         "`secconf store init`), or its own SECCONF_MASTER_KEY_<ENV> in CI",
+    )
+
+
+def store_replayed(check: Check) -> None:
+    """SC021: the store's generation is lower than one seen before: the whole file may have
+    been put back from before a rotation, bringing back keys that were replaced."""
+    from secconf.environment.models import Location
+
+    replay = check.replay
+    if replay is None:
+        return
+    check.add(
+        "SC021",
+        "warning",
+        None,
+        f"the store {replay.location} is at generation {replay.generation}, lower than "
+        f"generation {replay.highest} seen {replay.seen_in}: it may be a copy put back from "
+        "before a rotation (a replayed store)",
+        "check `git log` of the store file and restore the newest; if going back was on "
+        "purpose, the next `secconf keys` write moves the store past it",
+        at=Location(replay.location, None),
     )
 
 
