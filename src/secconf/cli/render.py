@@ -93,7 +93,9 @@ def _write(root: Path, artifact: Artifact, out: Path | None) -> None:
     from secconf.files import write_atomic
 
     if out is not None and str(out) == "-":
-        click.echo(artifact.content.decode("utf-8"), nl=False)
+        from secconf.redact import deliver_stdout
+
+        deliver_stdout(artifact.content)  # the artifact asked for: the one unredacted output
         return
     path = out if out is not None else root / artifact.path
     changed = write_atomic(path, artifact.content, mode=artifact.mode)
