@@ -197,6 +197,16 @@ def reset() -> None:
     _CREDENTIALS.reset()
 
 
+def quoted_message(text: str, limit: int = 200) -> str:
+    """Another party's message (a server's error, a library's), fit to show: redacted
+    first (so that a cut cannot leave half a value), then its first line up to any
+    payload it echoes back (from the first `{`), controls stripped, at most `limit`
+    characters."""
+    safe = printable(redact(text)).strip()
+    first = safe.splitlines()[0] if safe else ""
+    return first.split("{", 1)[0].rstrip(" :")[:limit]
+
+
 # -- the process environment ---------------------------------------------------------
 
 # secconf's own credentials (prefixes of variable names)

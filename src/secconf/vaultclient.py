@@ -67,6 +67,7 @@ def vault_connection(
             "no Vault token: set VAULT_TOKEN or log in with `vault login` (~/.vault-token)",
             hint="secconf reads tokens only from the environment or ~/.vault-token",
         )
+    _check_token(token, error)
     verify: bool | str = True
     if env.get("VAULT_CACERT"):
         verify = env["VAULT_CACERT"]
@@ -75,6 +76,19 @@ def vault_connection(
     return VaultConnection(
         address.rstrip("/"), token, env.get("VAULT_NAMESPACE") or None, verify, from_repo=from_repo
     )
+
+
+def _check_token(token: str, error: type[SecconfError]) -> None:
+    """Register the token as a credential, and refuse one that no header can carry (the
+    HTTP library would raise an error quoting it)."""
+    from secconf import redact
+
+    redact.register_credential(token)
+    if any(c.isspace() or not c.isprintable() for c in token):
+        raise error(
+            "the Vault token holds whitespace or control characters",
+            hint="check VAULT_TOKEN or ~/.vault-token: a token is one word, on one line",
+        )
 
 
 def _safe_for_token(address: str) -> bool:

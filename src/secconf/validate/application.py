@@ -46,8 +46,12 @@ PRIVILEGED_ROLES = frozenset({"admin", "administrator", "superuser", "root", "ow
 
 
 def _shown(check: Check, name: str, text: str) -> str:
-    """` 'value'` for a message, or nothing when the schema marks the variable sensitive."""
-    return "" if check.resolved(name).variable.sensitive else f" {text!r}"
+    """` 'value'` for a message, or nothing when the schema marks the variable sensitive
+    or the value is also a secret's or a credential's (`from_env` can copy either)."""
+    from secconf.redact import is_known
+
+    hidden = check.resolved(name).variable.sensitive or is_known(text)
+    return "" if hidden else f" {text!r}"
 
 
 def jwt_algorithm(check: Check) -> None:

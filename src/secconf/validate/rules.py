@@ -83,10 +83,13 @@ def _constraint_problem(variable: Variable, text: str) -> str | None:
 
 
 def _shown(variable: Variable, text: str) -> str:
-    """` 'value'` for a non-sensitive value, nothing for a sensitive one."""
-    if variable.sensitive:
+    """` value 'value'` for a non-sensitive value, nothing for a sensitive one, nor for
+    one that is also a secret's or a credential's value (`from_env` can copy either)."""
+    from secconf.redact import is_known
+
+    if variable.sensitive or len(text) > 80 or is_known(text):
         return ""
-    return f" value {text!r}" if len(text) <= 80 else ""
+    return f" value {text!r}"
 
 
 def not_generatable(check: Check) -> None:
