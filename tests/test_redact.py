@@ -67,7 +67,9 @@ def test_short_values_are_not_redacted_but_are_known() -> None:
 
 
 def test_lines_of_a_multi_line_value_are_redacted_one_by_one() -> None:
-    pem = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49\nAwEHBG0wawIBAQQg\n-----END"
+    pem = (
+        "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49\nAwEHBG0wawIBAQQg\n-----END"
+    )
     redact.register(pem)
     text = "line: MIGHAgEAMBMGByqGSM49AgEGCCqGSM49 and AwEHBG0wawIBAQQg"
     assert redact.redact(text) == "line: [redacted] and [redacted]"
@@ -169,7 +171,9 @@ class TestStream:
         with pytest.raises(TypeError):
             stream.write(b"bytes")  # type: ignore[arg-type]
 
-    def test_delivery_is_the_one_way_past_it(self, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    def test_delivery_is_the_one_way_past_it(
+        self, capsysbinary: pytest.CaptureFixture[bytes]
+    ) -> None:
         redact.register(CANARY)
         with redact.redacted_output():
             print(f"message {CANARY}")
@@ -186,3 +190,21 @@ class TestStream:
                 inner = sys.stdout
             assert sys.stdout is inner
         assert (sys.stdout, sys.stderr) == before
+
+
+def test_what_python_prints_itself_is_redacted_in_the_console_program() -> None:
+    """An exception no handler caught, printed by the interpreter as the process ends."""
+    import subprocess
+
+    code = (
+        "from secconf import redact\n"
+        "redact.protect_process()\n"
+        f"redact.register({CANARY!r})\n"
+        f"raise RuntimeError('escaped ' + {CANARY!r})\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 1
+    assert "RuntimeError: escaped [redacted]" in result.stderr
+    assert CANARY not in result.stderr

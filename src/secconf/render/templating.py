@@ -149,7 +149,6 @@ class Templates:
                 line=_template_line(name),
             ) from None
 
-
     def _source(self, name: str) -> str:
         """The text of template `name`, or "" when it cannot be read."""
         from jinja2 import TemplateError
