@@ -227,7 +227,7 @@ _STANDARD_TAGS = frozenset(
 
 def _tag_shown(tag: str) -> str:
     kind = tag.removeprefix("tag:yaml.org,2002:")
-    return f"!!{kind}" if kind in _STANDARD_TAGS and kind != tag else "a tag YAML does not define"
+    return kind if kind in _STANDARD_TAGS and kind != tag else "a tag YAML does not define"
 
 
 def dump_yaml(data: Any, *, explicit_start: bool = False) -> str:
