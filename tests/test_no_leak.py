@@ -71,30 +71,30 @@ class TestTemplates:
     """A template error names the file and line, never a value the template computed."""
 
     @pytest.fixture
-    def templates(self, tmp_path: Path):  # type: ignore[no-untyped-def]
+    def templates(self, tmp_path: Path):
         from secconf.render.templating import Templates
 
         return lambda text: (tmp_path.joinpath("t.j2").write_text(text), Templates(tmp_path))[1]
 
-    def render_error(self, templates, text: str, value: str) -> SecconfError:  # type: ignore[no-untyped-def]
+    def render_error(self, templates, text: str, value: str) -> SecconfError:
         with pytest.raises(SecconfError) as caught:
             templates(text).render("t.j2", {"data": {"S": value}})
         return caught.value
 
-    def test_an_attribute_named_by_a_value(self, templates) -> None:  # type: ignore[no-untyped-def]
+    def test_an_attribute_named_by_a_value(self, templates) -> None:
         secret = canary("tpl")
         error = self.render_error(templates, "line 1\n{{ data[data.S] }}\n", secret)
         assert not leaks(str(error), {"value": secret})
         assert error.file == "templates/t.j2" and error.line == 2
         assert "has no attribute" in error.message
 
-    def test_an_include_named_by_a_value(self, templates) -> None:  # type: ignore[no-untyped-def]
+    def test_an_include_named_by_a_value(self, templates) -> None:
         secret = canary("inc")
         error = self.render_error(templates, "{% include data.S %}\n", secret)
         assert not leaks(str(error), {"value": secret})
         assert "includes a template" in error.message and error.line == 1
 
-    def test_names_the_template_spells_out_are_still_shown(self, templates) -> None:  # type: ignore[no-untyped-def]
+    def test_names_the_template_spells_out_are_still_shown(self, templates) -> None:
         assert "'nothing' is undefined" in str(self.render_error(templates, "{{ nothing }}", "x"))
         missing = self.render_error(templates, '{% include "gone.j2" %}', "x")
         assert "includes gone.j2" in str(missing)
@@ -183,7 +183,7 @@ def test_a_vault_token_no_header_can_carry_is_refused(tmp_path: Path) -> None:
 
 def test_a_bad_vault_token_is_exit_2_with_debug_too(
     tmp_path: Path, vault, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     token = canary("tok")
     monkeypatch.setenv("VAULT_TOKEN", f"{token}\n")
     root = make_repo(tmp_path / "repo", {"dev": "values: {ADMIN_CONTACT_EMAIL: a@b.io}\n"})
@@ -213,7 +213,7 @@ class TestServerMessages:
         self,
         tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch,
-        kube,  # type: ignore[no-untyped-def]
+        kube,
     ) -> None:
         if not hasattr(kube, "fail_next"):
             pytest.skip("needs the loopback server's fault injection")
@@ -230,7 +230,7 @@ class TestServerMessages:
         self,
         tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch,
-        kube,  # type: ignore[no-untyped-def]
+        kube,
     ) -> None:
         if not hasattr(kube, "fail_next"):
             pytest.skip("needs the loopback server's fault injection")
@@ -244,7 +244,7 @@ class TestServerMessages:
         self,
         tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch,
-        vault,  # type: ignore[no-untyped-def]
+        vault,
     ) -> None:
         if not hasattr(vault, "fail_next"):
             pytest.skip("needs the loopback server's fault injection")
@@ -367,7 +367,7 @@ def test_debug_tracebacks_are_redacted(tmp_path: Path, monkeypatch: pytest.Monke
         tmp_path / "repo", {"dev": "values: {TURNSTILE_SECRET_KEY: {from_env: LEAK_SECRET}}\n"}
     )
 
-    def boom(config, **options):  # type: ignore[no-untyped-def]
+    def boom(config, **options):
         # A library whose exception quotes what it was handed, as requests' does.
         raise ValueError(f"bad input {config.text('TURNSTILE_SECRET_KEY')!r} under {master}")
 
@@ -456,9 +456,9 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, servers: tuple[object
     """The canaries in the process environment, and a repo using them."""
     vault, kube = servers
     monkeypatch.setenv("SECCONF_MASTER_KEY", str(CANARIES["master key"]))
-    monkeypatch.setenv("VAULT_ADDR", vault.url)  # type: ignore[attr-defined]
+    monkeypatch.setenv("VAULT_ADDR", vault.url)
     monkeypatch.setenv("VAULT_TOKEN", str(CANARIES["vault token"]))
-    kubeconfig = kube.write_kubeconfig(tmp_path / "kubeconfig")  # type: ignore[attr-defined]
+    kubeconfig = kube.write_kubeconfig(tmp_path / "kubeconfig")
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     monkeypatch.setenv("GITHUB_TOKEN", str(CANARIES["ci token"]))
@@ -483,12 +483,13 @@ def imported_dotenv(path: Path, stored: str) -> Path:
 class Runs:
     """Every run of a canary test, checked together at the end."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, debug: bool = True) -> None:
         self.root = root
+        self.debug = debug
         self.results: list[tuple[str, Result, bool]] = []
 
-    def __call__(self, *args: str, delivers: bool = False, debug: bool = True) -> Result:
-        argv = ("--debug", *args) if debug else args
+    def __call__(self, *args: str, delivers: bool = False, debug: bool | None = None) -> Result:
+        argv = ("--debug", *args) if (self.debug if debug is None else debug) else args
         result = run(self.root, *argv)
         self.results.append((" ".join(argv), result, delivers))
         return result
@@ -502,9 +503,17 @@ class Runs:
         assert not found, found  # names of canaries and encodings, never a value
 
 
-def test_no_canary_from_any_command(world: Path, servers: tuple[object, object]) -> None:
+@pytest.fixture(params=[True, False], ids=["debug", "no-debug"])
+def debug(request: pytest.FixtureRequest) -> bool:
+    """With `--debug` and without."""
+    return bool(request.param)
+
+
+def test_no_canary_from_any_command(
+    world: Path, servers: tuple[object, object], debug: bool
+) -> None:
     vault, kube = servers
-    runs = Runs(world)
+    runs = Runs(world, debug=debug)
     runs("init", str(world))  # refuses: files exist
     assert runs("import", str(imported_dotenv(world / "old.env", STORED)), "--env", "imp").code == 1
     assert (
@@ -540,13 +549,13 @@ def test_no_canary_from_any_command(world: Path, servers: tuple[object, object])
         runs("check", "--target", target, "--env", "dev")
     # Servers that echo what they were sent: the token, the Secret's data.
     encoded = base64.b64encode(FROM_ENV.encode()).decode()
-    echo = f"X-Vault-Token: {vault.token}; request {{'data': {{'TURNSTILE_SECRET_KEY': '{FROM_ENV}'}}}}"  # type: ignore[attr-defined]
-    vault.fail_next(2, 403, errors=[echo])  # type: ignore[attr-defined]
+    echo = f"X-Vault-Token: {vault.token}; request {{'data': {{'TURNSTILE_SECRET_KEY': '{FROM_ENV}'}}}}"
+    vault.fail_next(2, 403, errors=[echo])
     runs("plan", "--target", "vault", "--env", "dev")
     runs("plan", "--target", "vault", "--env", "dev", "--format", "json")
     body = json.dumps({"kind": "Secret", "data": {"TURNSTILE_SECRET_KEY": encoded}})
-    kube.fail_next(1, 422, message=f"admission webhook denied the request: {body}")  # type: ignore[attr-defined]
-    kube.fail_next(1, 403, message=f"forbidden: Authorization: Bearer {kube.token} {encoded}")  # type: ignore[attr-defined]
+    kube.fail_next(1, 422, message=f"admission webhook denied the request: {body}")
+    kube.fail_next(1, 403, message=f"forbidden: Authorization: Bearer {kube.token} {encoded}")
     runs("plan", "--target", "kubernetes", "--env", "dev")
     runs("plan", "--target", "kubernetes", "--env", "dev", "--format", "json")
     runs("store", "init", "--env", "dev")
@@ -556,13 +565,13 @@ def test_no_canary_from_any_command(world: Path, servers: tuple[object, object])
 
 
 def test_no_canary_when_the_master_key_is_a_file_and_is_replaced(
-    world: Path, monkeypatch: pytest.MonkeyPatch
+    world: Path, monkeypatch: pytest.MonkeyPatch, debug: bool
 ) -> None:
     monkeypatch.delenv("SECCONF_MASTER_KEY")
     key_file = world / ".secconf" / "master.key"
     key_file.parent.mkdir()
     key_file.write_text(f"{CANARIES['master key']}\n")
-    runs = Runs(world)
+    runs = Runs(world, debug=debug)
     assert runs("keys", "ensure", "--env", "dev").code == 0
     runs("store", "init", "--env", "dev")
     assert runs("store", "rekey", "--env", "dev", "--yes").code == 0
@@ -578,10 +587,12 @@ def write_template(root: Path, name: str, text: str) -> None:
     (root / "templates" / name).write_text(text, encoding="utf-8")
 
 
-def test_no_canary_from_broken_input(world: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_canary_from_broken_input(
+    world: Path, monkeypatch: pytest.MonkeyPatch, debug: bool
+) -> None:
     import secconf.yamlio
 
-    runs = Runs(world)
+    runs = Runs(world, debug=debug)
     # Templates that try to print a value through an error.
     write_template(
         world, "kubernetes.yaml.j2", "{{ secret.data[secret.data.TURNSTILE_SECRET_KEY] }}"
@@ -634,23 +645,23 @@ def test_no_canary_from_internal_errors(world: Path, monkeypatch: pytest.MonkeyP
     import secconf.validate
     from secconf.store.masterkey import MasterKey
 
-    def quoting(what: str):  # type: ignore[no-untyped-def]
-        def fail(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def quoting(what: str):
+        def fail(*args, **kwargs):
             raise RuntimeError(f"{what} failed on {args!r} {kwargs!r}")
 
         return fail
 
-    def validate_quoting(config, **options):  # type: ignore[no-untyped-def]
+    def validate_quoting(config, **options):
         values = {name: config.text(name) for name in config.values}
         raise ValueError(f"cannot validate {values}")
 
-    def read_quoting(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def read_quoting(self, *args, **kwargs):
         raise RuntimeError(f"read failed with token {self._adapter.token!r}")
 
-    def k8s_quoting(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def k8s_quoting(self, *args, **kwargs):
         raise RuntimeError(f"read failed with {self.api_client.configuration.api_key}")
 
-    def derive_quoting(self, purpose):  # type: ignore[no-untyped-def]
+    def derive_quoting(self, purpose):
         raise RuntimeError(f"cannot derive {purpose} from {self.material!r} {self.material.hex()}")
 
     assert Runs(world)("keys", "ensure", "--env", "dev").code == 0

@@ -64,7 +64,9 @@ class _Index:
         if not self._pending:
             return
         with self._lock:
-            pending, self._pending = self._pending, []
+            # Removed from the list only once indexed: a scan in another thread that
+            # sees the list empty can rely on every value in it being found.
+            pending = self._pending[:]
             for value in pending:
                 if value in self._done:
                     continue
@@ -76,6 +78,7 @@ class _Index:
                         self._grams.setdefault(form[offset : offset + _GRAM], []).append(
                             (form, offset)
                         )
+            del self._pending[: len(pending)]
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         """Where registered forms occur in `text`, overlapping spans merged."""
