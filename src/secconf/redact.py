@@ -46,7 +46,7 @@ class _Index:
         self._pending: list[str | bytes] = []
         self._done: set[str | bytes] = set()
         self._exact: set[str] = set()
-        # gram -> [(form, offset of the gram in the form)]; see _scan for why it works
+        # gram -> [(form, offset of the gram in the form)]; `spans` says why it finds all
         self._grams: dict[str, list[tuple[str, int]]] = {}
         self._lock = threading.Lock()
 
