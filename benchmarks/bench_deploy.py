@@ -225,7 +225,7 @@ def secconf_apply(root: Path, parallel: int = CLI_PARALLEL) -> list[Any]:
     """What `secconf apply --all --target vault --yes` does once its options are parsed:
     open the project, plan every environment, apply the plans. Returns the outcomes."""
     from secconf.deploy import apply_plans, make_target, plan_environments
-    from secconf.project import Project
+    from secconf.operations.project import Project
 
     project = Project.open(root)
     environments = project.select((), all_=True)
@@ -258,9 +258,9 @@ def check_outcomes(outcomes: Sequence[Any], size: int, status: str) -> None:
 
 def naive_payloads(root: Path) -> list[tuple[str, dict[str, str]]]:
     """(KV path, payload) per environment: exactly what secconf delivers, precomputed."""
-    from secconf.project import Project
+    from secconf.operations.project import Project
     from secconf.render import RenderInput
-    from secconf.render.vault import vault_payload
+    from secconf.render.targets.vault import vault_payload
 
     project = Project.open(root)
     out = []
@@ -298,8 +298,8 @@ def check_live(url: str, token: str, payloads: Sequence[tuple[str, dict[str, str
 def prepare_all(root: Path) -> None:
     """The CPU part of a plan, without Vault: open the project and prepare every
     environment (store lookup, resolution, validation), as plan_environments does."""
-    from secconf.delivery import prepare
-    from secconf.project import Project
+    from secconf.operations.prepare import prepare
+    from secconf.operations.project import Project
 
     project = Project.open(root)
     for environment in project.select((), all_=True):

@@ -151,7 +151,7 @@ def make_config_repo(directory: Path, size: int, vapid_public: str) -> Path:
 def render_all(root: Path, environ: Mapping[str, str], checksum_key: bytes) -> list[Any]:
     """Open the project and its templates, then resolve and render every environment for
     the three targets, as `secconf render` does per target. Returns the artifacts."""
-    from secconf.project import Project
+    from secconf.operations.project import Project
     from secconf.render import TARGETS, RenderInput
     from secconf.render.templating import Templates
 
@@ -249,7 +249,7 @@ def measure_scale(
 def measure_breakdown(size: int, vapid_public: str, environ: Mapping[str, str]) -> Breakdown:
     """One pass per stage: load + resolve every environment, then each target for all
     (no warm-up of its own: it runs after the scale passes, in a warm process)."""
-    from secconf.project import Project
+    from secconf.operations.project import Project
     from secconf.render import TARGETS, RenderInput
     from secconf.render.templating import Templates
 
@@ -278,9 +278,9 @@ def measure_cli_path(size: int, vapid_public: str, environ: Mapping[str, str]) -
     """The path of `secconf render --all` for the three targets in one process: per
     environment prepare() (its file store holds the environment key: created beforehand,
     untimed), the renders, and write_atomic of each artifact to its default path."""
-    from secconf.delivery import prepare
-    from secconf.files import write_atomic
-    from secconf.project import Project
+    from secconf.core.files import write_atomic
+    from secconf.operations.prepare import prepare
+    from secconf.operations.project import Project
     from secconf.render import TARGETS, RenderInput
     from secconf.render.templating import Templates
 

@@ -232,7 +232,7 @@ def make_config_repo(directory: Path, size: int, vapid_public: str) -> Path:
 
 def validate_repo(root: Path, environ: Mapping[str, str]) -> tuple[int, int, int]:
     """Load, resolve and validate every environment: (environments, findings, errors)."""
-    from secconf.project import Project
+    from secconf.operations.project import Project
     from secconf.validate import validate
 
     project = Project.open(root)

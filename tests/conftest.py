@@ -26,7 +26,7 @@ def isolated_home(
 @pytest.fixture(autouse=True)
 def fresh_redaction() -> None:
     """Each test starts with no registered secret, as a fresh secconf process does."""
-    from secconf import redact
+    from secconf.core import redact
 
     redact.reset()
 

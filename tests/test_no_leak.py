@@ -22,8 +22,8 @@ import pytest
 import yaml
 from tests.support.repo import Result, make_repo, run, write_env
 
-from secconf import redact
-from secconf.errors import SecconfError
+from secconf.core import redact
+from secconf.core.errors import SecconfError
 
 
 def canary(kind: str) -> str:
@@ -105,10 +105,10 @@ class TestYaml:
 
     @pytest.fixture(params=["C", "python"])
     def loader(self, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-        import secconf.yamlio
+        import secconf.core.yamlio
 
         if request.param == "python":
-            monkeypatch.setattr(secconf.yamlio, "_Loader", yaml.SafeLoader)
+            monkeypatch.setattr(secconf.core.yamlio, "_Loader", yaml.SafeLoader)
         elif not hasattr(yaml, "CSafeLoader"):
             pytest.skip("PyYAML without libyaml")
         return str(request.param)
@@ -126,7 +126,7 @@ class TestYaml:
         ],
     )
     def test_no_message_quotes_the_document(self, loader: str, document: str) -> None:
-        from secconf.yamlio import parse_document
+        from secconf.core.yamlio import parse_document
 
         secret = canary("yaml").replace("cnry", "Cn-Ry ")  # not a name, not one word
         secret = secret.replace(" ", "") if "!" in document or "*" in document else secret
@@ -136,7 +136,7 @@ class TestYaml:
         assert caught.value.line == 1
 
     def test_yaml_own_tags_are_still_named(self) -> None:
-        from secconf.yamlio import parse_document
+        from secconf.core.yamlio import parse_document
 
         with pytest.raises(SecconfError, match=r"\(int\)"):
             parse_document("A: !!int nope\n", "x.yaml")
@@ -156,8 +156,8 @@ def test_import_reports_lines_of_a_multi_line_value_by_number(tmp_path: Path) ->
         f"MY_OWN_TOKEN={unknown}\n"
     )
     root = make_repo(tmp_path / "repo", {"development": "values: {}\n"})
-    from secconf.importer import import_dotenv
-    from secconf.project import Project
+    from secconf.operations.importing import import_dotenv
+    from secconf.operations.project import Project
 
     report = import_dotenv(Project.open(root), "imp", source, notify=lambda _m: None)
     shown = json.dumps([report.unknown, report.skipped, report.literals, report.stored])
@@ -168,8 +168,8 @@ def test_import_reports_lines_of_a_multi_line_value_by_number(tmp_path: Path) ->
 
 
 def test_a_vault_token_no_header_can_carry_is_refused(tmp_path: Path) -> None:
-    from secconf.errors import DeployError
-    from secconf.vaultclient import vault_connection
+    from secconf.core.errors import DeployError
+    from secconf.core.vaultclient import vault_connection
 
     token = canary("tok")
     for bad in (f"{token}\n", f"{token} x", f"{token}\x00"):
@@ -261,7 +261,7 @@ class TestFromEnv:
         "variable", ["SECCONF_MASTER_KEY", "SECCONF_MASTER_KEY_DEV", "VAULT_TOKEN", "KUBECONFIG"]
     )
     def test_secconf_own_variables_are_refused(self, tmp_path: Path, variable: str) -> None:
-        from secconf.project import Project
+        from secconf.operations.project import Project
 
         env = f"values:\n  ADMIN_CONTACT_EMAIL: {{from_env: {variable}}}\n"
         root = make_repo(tmp_path / "repo", {"dev": env})
@@ -271,7 +271,7 @@ class TestFromEnv:
         assert variable in caught.value.message
 
     def test_a_copy_of_a_credential_is_refused(self, tmp_path: Path) -> None:
-        from secconf.project import Project
+        from secconf.operations.project import Project
 
         master = base64.b64encode(secrets.token_bytes(32)).decode()
         environ = {"SECCONF_MASTER_KEY": master, "INNOCENT_LOOKING": master}
@@ -600,7 +600,7 @@ def write_template(root: Path, name: str, text: str) -> None:
 def test_no_canary_from_broken_input(
     world: Path, monkeypatch: pytest.MonkeyPatch, debug: bool
 ) -> None:
-    import secconf.yamlio
+    import secconf.core.yamlio
 
     runs = Runs(world, debug=debug)
     # Templates that try to print a value through an error.
@@ -633,8 +633,8 @@ def test_no_canary_from_broken_input(
     write_env(world, "dev", DEV)
     # A value with a stray tag; an undefined alias (pure-Python loader messages too).
     write_env(world, "lit", f"values:\n  TURNSTILE_SECRET_KEY: !{CANARIES['yaml tag']} x\n")
-    for loader in (secconf.yamlio._Loader, yaml.SafeLoader):
-        monkeypatch.setattr(secconf.yamlio, "_Loader", loader)
+    for loader in (secconf.core.yamlio._Loader, yaml.SafeLoader):
+        monkeypatch.setattr(secconf.core.yamlio, "_Loader", loader)
         assert runs("validate", "--env", "lit").code == 2
         assert runs("render", "--env", "lit").code == 2
         assert runs("audit").code == 2
@@ -651,7 +651,7 @@ def test_no_canary_from_internal_errors(world: Path, monkeypatch: pytest.MonkeyP
     import hvac.api.secrets_engines.kv_v2
     import kubernetes.client
 
-    import secconf.render.dotenv
+    import secconf.render.targets.dotenv
     import secconf.validate
     from secconf.store.masterkey import MasterKey
 
@@ -678,7 +678,7 @@ def test_no_canary_from_internal_errors(world: Path, monkeypatch: pytest.MonkeyP
     runs = Runs(world)
     cases = [
         (secconf.validate, "validate", validate_quoting, ["validate", "--env", "dev"]),
-        (secconf.render.dotenv, "check_dotenv", quoting("check"), ["render", "--env", "dev"]),
+        (secconf.render.targets.dotenv, "check_dotenv", quoting("check"), ["render", "--env", "dev"]),
         (
             hvac.api.secrets_engines.kv_v2.KvV2,
             "read_secret_version",

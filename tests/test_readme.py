@@ -85,7 +85,7 @@ def test_every_readme_command_runs(tmp_path: Path, vault) -> None:  # type: igno
             assert result.returncode == expected, f"$ {command}\n{result.stdout}\n{result.stderr}"
             assert "Traceback" not in result.stderr, command
     secrets = [v for k, v in CI_VALUES.items() if "SECRET" in k]
-    from secconf.project import Project
+    from secconf.operations.project import Project
     from secconf.store import open_store
 
     project = Project.open(root)

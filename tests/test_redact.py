@@ -11,8 +11,8 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from secconf import redact
-from secconf.secret import Secret
+from secconf.core import redact
+from secconf.core.secret import Secret
 
 CANARY = "cAnArY-s3cret/with+odd=chars é"
 
@@ -197,7 +197,7 @@ def test_what_python_prints_itself_is_redacted_in_the_console_program() -> None:
     import subprocess
 
     code = (
-        "from secconf import redact\n"
+        "from secconf.core import redact\n"
         "redact.protect_process()\n"
         f"redact.register({CANARY!r})\n"
         f"raise RuntimeError('escaped ' + {CANARY!r})\n"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from secconf.errors import DeployError
-from secconf.vaultclient import vault_connection
+from secconf.core.errors import DeployError
+from secconf.core.vaultclient import vault_connection
 
 
 def test_vault_addr_wins_over_the_repository() -> None:

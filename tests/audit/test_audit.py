@@ -29,7 +29,7 @@ def bundled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def stored_values(root: Path) -> list[str]:
     """Every stored secret (the VAPID public key is not one: diff may show it)."""
-    from secconf.project import Project
+    from secconf.operations.project import Project
     from secconf.store import open_store
 
     project = Project.open(root)
@@ -124,8 +124,8 @@ def test_overdue_keys(bundled: Path) -> None:
     from datetime import UTC, datetime, timedelta
 
     from secconf.audit import sensitive_items
-    from secconf.delivery import read_stored
-    from secconf.project import Project
+    from secconf.operations.prepare import read_stored
+    from secconf.operations.project import Project
 
     project = Project.open(bundled)
     env = project.environments.get("staging")

@@ -14,7 +14,7 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     The defaults live in the dataclass's generated __init__, not on the class: setting
     `RetryPolicy.base_seconds` would change nothing for `RetryPolicy()`.
     """
-    from secconf.retry import RetryPolicy
+    from secconf.core.retry import RetryPolicy
 
     names = [f.name for f in dataclasses.fields(RetryPolicy)]
     defaults = list(RetryPolicy.__init__.__defaults__ or ())

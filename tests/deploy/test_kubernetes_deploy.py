@@ -30,7 +30,7 @@ from tests.support.deploy import (
 )
 from tests.support.k8s_server import KubeServer
 
-from secconf.errors import DeployError
+from secconf.core.errors import DeployError
 
 HAND_VALUE = "hand-edited-value-not-from-secconf-9c1d"
 

@@ -29,7 +29,7 @@ from tests.support.deploy import (
 )
 from tests.support.vault_server import VaultServer
 
-from secconf.errors import DeployError
+from secconf.core.errors import DeployError
 
 HAND_VALUE = "hand-edited-value-not-from-secconf-7f3a"
 
@@ -126,7 +126,7 @@ def test_apply_then_plan_is_in_sync_and_a_second_apply_writes_nothing(
 
 
 def _schema_hash(d: Deployment) -> str:
-    from secconf.project import Project
+    from secconf.operations.project import Project
 
     return Project.open(d.root).schema.digest()
 
@@ -278,7 +278,7 @@ def test_transient_fault_on_the_cas_write_is_retried(
 def test_transient_faults_beyond_the_attempts_fail_the_environment(
     vault, deployment: Deployment
 ) -> None:  # type: ignore[no-untyped-def]
-    from secconf.retry import RetryPolicy
+    from secconf.core.retry import RetryPolicy
 
     d, attempts = deployment, RetryPolicy().attempts
     vault.fail_next(attempts, 500, data_of(d))  # every attempt fails; none left queued

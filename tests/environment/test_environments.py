@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from tests.support.repo import make_repo
 
-from secconf.errors import InputError
-from secconf.project import Project
-from secconf.secret import Secret
+from secconf.core.errors import InputError
+from secconf.core.secret import Secret
+from secconf.operations.project import Project
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.serialization import (
 from dotenv import dotenv_values
 from tests.support.repo import make_repo, run, write_env
 
-from secconf.project import Project
+from secconf.operations.project import Project
 from secconf.store import open_store
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import dotenv
 import pytest
 
-from secconf.errors import RenderError
+from secconf.core.errors import RenderError
 from secconf.render._dotenv_quote import dotenv_line, quote_dotenv_value
 
 SECRET = "s3cr3t-PAYLOAD"  # marker inside refused values: must never reach a message

@@ -28,7 +28,7 @@ from tests.support.oracles import (
 )
 from tests.support.repo import BUNDLED, Result, make_repo, run, write_env
 
-from secconf.project import Project
+from secconf.operations.project import Project
 from secconf.store import ENVIRONMENT_KEY, open_store
 
 TARGETS = ("dotenv", "kubernetes", "vault")

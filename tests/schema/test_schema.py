@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from tests.support.repo import BUNDLED, make_repo, run
 
-from secconf.docs import render_markdown
-from secconf.errors import InputError
+from secconf.core.errors import InputError
 from secconf.schema import load_schema
+from secconf.schema.docs import render_markdown
 
 # The application's own documentation page, copied verbatim: the oracle for the bundled schema.
 REFERENCE = Path(__file__).resolve().parents[1] / "data" / "security-configuration.txt"

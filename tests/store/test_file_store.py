@@ -15,7 +15,7 @@ import pytest
 import yaml
 from tests.support.repo import ensure_concurrently, make_repo, run
 
-from secconf.project import Project
+from secconf.operations.project import Project
 from secconf.store import ENVIRONMENT_KEY, open_store
 from secconf.store.masterkey import MasterKey
 

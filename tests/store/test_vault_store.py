@@ -96,7 +96,7 @@ def test_unreachable_vault(unique: str, tmp_path: Path, monkeypatch: pytest.Monk
         port = s.getsockname()[1]  # nothing listens there once closed
     monkeypatch.setenv("VAULT_ADDR", f"http://127.0.0.1:{port}")
     monkeypatch.setenv("VAULT_TOKEN", "x")
-    monkeypatch.setattr("secconf.retry.RetryPolicy.deadline_seconds", 0.5)
+    monkeypatch.setattr("secconf.core.retry.RetryPolicy.deadline_seconds", 0.5)
     root = vault_repo(tmp_path, unique)
     result = run(root, "keys", "ensure", "--env", "dev")
     assert result.code == 2 and f"cannot reach Vault at http://127.0.0.1:{port}" in result.err

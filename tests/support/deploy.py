@@ -172,9 +172,9 @@ def library_plan(root: Path, env: str, target_name: str, *, prune: bool = False)
 
     For tests that must act between plan and apply, as a concurrent writer would.
     """
-    from secconf.delivery import prepare
     from secconf.deploy import make_target
-    from secconf.project import Project
+    from secconf.operations.prepare import prepare
+    from secconf.operations.project import Project
 
     project = Project.open(root)
     target = make_target(target_name)

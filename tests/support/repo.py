@@ -64,7 +64,7 @@ def run(root: Path | None, *args: str) -> Result:
 
 def findings_for(root: Path, name: str, environ: dict[str, str] | None = None) -> list:
     """Validate one environment of a repo in-process; the findings (library objects)."""
-    from secconf.project import Project
+    from secconf.operations.project import Project
     from secconf.validate import validate
 
     project = Project.open(root)

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from secconf.core.secret import fingerprint
 from secconf.environment.resolve import Config, Resolved
-from secconf.secret import fingerprint
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from secconf.core.secret import fingerprint
 from secconf.environment.resolve import Config
 from secconf.schema.values import canonical_text
-from secconf.secret import fingerprint
 
 
 def _fingerprint(text: str, key: bytes | None) -> str:

@@ -24,7 +24,7 @@ def console_main() -> None:
     """
     import gc
 
-    from secconf import redact
+    from secconf.core import redact
 
     redact.protect_process()  # what Python prints itself (an uncaught error) is redacted too
     gc.disable()

@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from secconf import __version__, redact
-from secconf.errors import ExitCode, SecconfError
+from secconf.core.errors import ExitCode, SecconfError
 
 # name -> (module, attribute, one-line help shown by `secconf --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -108,7 +108,7 @@ def run(argv: Sequence[str] | None) -> int:
     """Run the CLI and turn every outcome into an exit code, never a stray traceback.
 
     Everything printed during the run, `--debug` tracebacks included, goes through the
-    redacting streams of `secconf.redact`.
+    redacting streams of `secconf.core.redact`.
     """
     redact.register_environment(os.environ)
     with redact.redacted_output():

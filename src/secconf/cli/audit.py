@@ -10,8 +10,8 @@ import click
 
 from secconf.audit import Inventory, SensitiveItem
 from secconf.cli.common import environment_options, open_project, selected
-from secconf.errors import ExitCode
-from secconf.redact import printable
+from secconf.core.errors import ExitCode
+from secconf.core.redact import printable
 
 COLUMNS = (
     "environment",
@@ -145,7 +145,7 @@ def audit(
     generated or written.
     """
     from secconf.audit import sensitive_items
-    from secconf.delivery import read_stored
+    from secconf.operations.prepare import read_stored
 
     project = open_project(ctx)
     inventory = Inventory()

@@ -10,9 +10,9 @@ from typing import Any, TypeVar
 import click
 
 from secconf.cli.app import Options
+from secconf.core.errors import SecconfError
 from secconf.environment.loader import Environment
-from secconf.errors import SecconfError
-from secconf.project import Project
+from secconf.operations.project import Project
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -62,7 +62,7 @@ def write_output(text: str, out: Path | None) -> None:
     if out is None or str(out) == "-":
         click.echo(text, nl=False)
         return
-    from secconf.files import write_atomic
+    from secconf.core.files import write_atomic
 
     write_atomic(out, text.encode("utf-8"), mode=0o644)
     click.echo(f"wrote {out}", err=True)

@@ -13,9 +13,9 @@ import click
 
 from secconf.cli.common import confirm, environment_options, open_project, selected
 from secconf.cli.keys import notice
+from secconf.core.errors import ExitCode, SecconfError
 from secconf.deploy import Outcome
 from secconf.deploy.base import Plan
-from secconf.errors import ExitCode, SecconfError
 
 SYMBOLS = {"add": "+", "change": "~", "remove": "-", "unchanged": "="}
 
@@ -296,7 +296,7 @@ class _Progress:
             from rich.console import Console
             from rich.progress import Progress
 
-            from secconf.redact import raw_stderr
+            from secconf.core.redact import raw_stderr
 
             # Past the redacting stream, which would strip its cursor movements: it
             # shows a label and counts, never a value.

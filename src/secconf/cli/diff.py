@@ -7,8 +7,8 @@ import json
 import click
 
 from secconf.cli.common import open_project
-from secconf.errors import ExitCode
-from secconf.redact import printable
+from secconf.core.errors import ExitCode
+from secconf.core.redact import printable
 
 
 @click.command()
@@ -36,7 +36,7 @@ def diff(
     from staging to production. Sensitive values show as fingerprints (made with one
     key for both sides, so equal values show equal fingerprints)."""
     from secconf.audit.diff import compare
-    from secconf.delivery import read_stored
+    from secconf.operations.prepare import read_stored
 
     project = open_project(ctx)
     configs = []

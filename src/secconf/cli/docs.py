@@ -23,7 +23,7 @@ def docs(ctx: click.Context, out: Path | None, title: str) -> int:
     One table per section (Variable, Default, Sensitive, Description), with each
     section's description and warnings, so the docs cannot drift from the schema.
     """
-    from secconf.docs import render_markdown
+    from secconf.schema.docs import render_markdown
 
     project = open_project(ctx)
     write_output(render_markdown(project.schema, title=title), out)

@@ -8,7 +8,7 @@ import click
 
 from secconf.cli.common import open_project
 from secconf.cli.keys import notice
-from secconf.errors import ExitCode
+from secconf.core.errors import ExitCode
 
 
 @click.command("import")
@@ -32,7 +32,7 @@ def import_(ctx: click.Context, dotenv_file: Path, env: str, yes: bool) -> int:
     it twice changes nothing the second time. A value already stored differently is
     replaced only with --yes, after saying what replacing it breaks.
     """
-    from secconf.importer import import_dotenv
+    from secconf.operations.importing import import_dotenv
 
     project = open_project(ctx)
     report = import_dotenv(project, env, dotenv_file, notify=notice, replace=yes)

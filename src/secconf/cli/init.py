@@ -15,7 +15,7 @@ def init(directory: Path) -> int:
     """Create a config repo in DIRECTORY (default: here): the bundled schema, templates,
     three example environments, and a .gitignore that keeps the master key and
     rendered outputs out of git. Refuses to overwrite any existing file."""
-    from secconf.scaffold import NEXT_STEPS, init_repo
+    from secconf.operations.init import NEXT_STEPS, init_repo
 
     written = init_repo(directory)
     click.echo(f"created a secconf config repo in {directory} ({len(written)} files)")

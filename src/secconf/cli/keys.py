@@ -8,7 +8,7 @@ from collections.abc import Callable
 import click
 
 from secconf.cli.common import confirm, environment_options, open_project, selected
-from secconf.errors import ExitCode, SecconfError
+from secconf.core.errors import ExitCode, SecconfError
 from secconf.keys.lifecycle import KeyReport
 
 

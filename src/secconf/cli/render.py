@@ -8,7 +8,7 @@ import click
 
 from secconf.cli.common import environment_options, open_project, selected
 from secconf.cli.keys import notice
-from secconf.project import TEMPLATES_DIR
+from secconf.operations.project import TEMPLATES_DIR
 from secconf.render.base import Artifact
 
 TARGET_NAMES = ["dotenv", "kubernetes", "vault", "dotenv-example"]
@@ -61,7 +61,7 @@ def render(
       secconf render --all --target kubernetes    # out/ENV.k8s.yaml
       secconf render --env staging --target vault --out -
     """
-    from secconf.delivery import preflight, prepare
+    from secconf.operations.prepare import preflight, prepare
     from secconf.render import TARGETS, RenderInput
     from secconf.render.templating import Templates
 
@@ -90,10 +90,10 @@ def render(
 
 
 def _write(root: Path, artifact: Artifact, out: Path | None) -> None:
-    from secconf.files import write_atomic
+    from secconf.core.files import write_atomic
 
     if out is not None and str(out) == "-":
-        from secconf.redact import deliver_stdout
+        from secconf.core.redact import deliver_stdout
 
         deliver_stdout(artifact.content)  # the artifact asked for: the one unredacted output
         return

@@ -22,7 +22,7 @@ def schema() -> None:
 @click.pass_context
 def show(ctx: click.Context, fmt: str) -> int:
     """List every variable with its section, type, default, sensitivity and generator."""
-    from secconf.docs import HIDDEN_DEFAULT, default_cell
+    from secconf.schema.docs import HIDDEN_DEFAULT, default_cell
 
     project = open_project(ctx)
     variables = list(project.schema.variables.values())
@@ -65,7 +65,7 @@ def export(ctx: click.Context, fmt: str, out: Path | None) -> int:
     of an environment file:
       # yaml-language-server: $schema=../environment.schema.json
     """
-    from secconf.schema.jsonschema import environment_json_schema
+    from secconf.environment.jsonschema import environment_json_schema
 
     project = open_project(ctx)
     text = json.dumps(environment_json_schema(project.schema), indent=2) + "\n"

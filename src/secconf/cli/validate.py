@@ -6,7 +6,7 @@ import click
 
 from secconf.cli.common import environment_options, open_project, selected
 from secconf.cli.report import REPORTERS, EnvironmentReport
-from secconf.errors import ExitCode
+from secconf.core.errors import ExitCode
 
 
 @click.command()
@@ -55,7 +55,7 @@ def validate(
       secconf validate --env production --format json
       secconf validate --all --format github   # in a GitHub Actions step
     """
-    from secconf.delivery import read_stored
+    from secconf.operations.prepare import read_stored
     from secconf.validate import RULES, shared_key_files
     from secconf.validate import validate as run_rules
 

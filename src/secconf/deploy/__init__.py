@@ -13,10 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from secconf.core.errors import SecconfError
 from secconf.deploy.base import ApplyResult, DeployTarget, KeyChange, Plan
 from secconf.environment.loader import Environment
-from secconf.errors import SecconfError
-from secconf.project import Project
+from secconf.operations.project import Project
 
 
 @dataclass
@@ -54,7 +54,7 @@ def plan_environments(
     done: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
     """Prepare and plan every environment concurrently; errors stay with their environment."""
-    from secconf.delivery import prepare
+    from secconf.operations.prepare import prepare
 
     # The schema is loaded once, before the threads share it.
     _ = project.schema

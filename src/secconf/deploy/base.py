@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from secconf.secret import fingerprint
+from secconf.core.secret import fingerprint
 
 Action = Literal["add", "change", "remove", "unchanged"]
 

@@ -21,14 +21,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from secconf import redact
-from secconf.delivery import Prepared
+from secconf.core import redact
+from secconf.core.errors import DeployError, SecconfError
+from secconf.core.redact import quoted_message
+from secconf.core.retry import RetryPolicy, with_retries
 from secconf.deploy.base import ApplyResult, KeyChange, Plan, diff_keys
-from secconf.errors import DeployError, SecconfError
-from secconf.redact import quoted_message
+from secconf.operations.prepare import Prepared
 from secconf.render.base import RenderInput
-from secconf.render.kubernetes import kubernetes_objects
-from secconf.retry import RetryPolicy, with_retries
+from secconf.render.targets.kubernetes import kubernetes_objects
 
 CONFLICT_RETRIES = 3
 TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -307,7 +307,7 @@ def _register_kubeconfig_credentials(paths: str) -> None:
     """Register every credential of the kubeconfig files before the client reads them,
     so that no error about them (or anything echoing them) can print one. Defensive: a
     file that cannot be read or parsed is left for the client to report."""
-    from secconf.yamlio import parse_documents, read_text
+    from secconf.core.yamlio import parse_documents, read_text
 
     for path in paths.split(os.pathsep):
         try:

@@ -6,12 +6,9 @@ import json
 import threading
 from typing import Any
 
-from secconf.delivery import Prepared
-from secconf.deploy.base import ApplyResult, Plan, diff_keys
-from secconf.errors import DeployError
-from secconf.render.base import delivered_values
-from secconf.retry import RetryPolicy
-from secconf.vaultclient import (
+from secconf.core.errors import DeployError
+from secconf.core.retry import RetryPolicy
+from secconf.core.vaultclient import (
     VaultConnection,
     call,
     is_cas_mismatch,
@@ -19,6 +16,9 @@ from secconf.vaultclient import (
     patch_custom_metadata,
     vault_connection,
 )
+from secconf.deploy.base import ApplyResult, Plan, diff_keys
+from secconf.operations.prepare import Prepared
+from secconf.render.base import delivered_values
 
 MANAGED_BY = "managed-by"
 SCHEMA_HASH = "schema-hash"

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from secconf.errors import InputError
+from secconf.core.errors import InputError
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

@@ -10,6 +10,8 @@ from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
+from secconf.core.errors import InputError
+from secconf.core.yamlio import Document, load_document
 from secconf.environment.models import (
     ENV_NAME_PATTERN,
     FROM_ENV_NAME,
@@ -24,8 +26,6 @@ from secconf.environment.models import (
     UseDefault,
     ValueSource,
 )
-from secconf.errors import InputError
-from secconf.yamlio import Document, load_document
 
 _REFERENCE_KINDS = ("from_env", "generate", "from_store")
 _FORMAT_HINT = "see the environment file format in the README"

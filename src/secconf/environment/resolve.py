@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
-from secconf import redact
+from secconf.core import redact
+from secconf.core.errors import InputError
+from secconf.core.secret import Secret
 from secconf.environment.loader import Environment
 from secconf.environment.models import (
     FromEnv,
@@ -23,9 +25,7 @@ from secconf.environment.models import (
     Location,
     UseDefault,
 )
-from secconf.errors import InputError
 from secconf.schema.models import Schema, Variable
-from secconf.secret import Secret
 
 ProvenanceKind = Literal["default", "literal", "from_env", "generated", "stored"]
 

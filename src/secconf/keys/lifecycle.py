@@ -6,13 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 
+from secconf.core.errors import InputError
+from secconf.core.secret import fingerprint
 from secconf.environment.loader import Environment
 from secconf.environment.resolve import generated_names
-from secconf.errors import InputError
 from secconf.keys.generate import generate_group
-from secconf.project import Project
+from secconf.operations.project import Project
 from secconf.schema.models import Variable
-from secconf.secret import fingerprint
 from secconf.store.base import Entry, SecretStore
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from secconf.render.base import Artifact, RenderInput, delivered_values
-from secconf.render.dotenv import render_dotenv, render_dotenv_example
-from secconf.render.kubernetes import render_kubernetes
-from secconf.render.vault import render_vault
+from secconf.render.targets.dotenv import render_dotenv, render_dotenv_example
+from secconf.render.targets.kubernetes import render_kubernetes
+from secconf.render.targets.vault import render_vault
 
 TARGETS: dict[str, Callable[[RenderInput], Artifact]] = {
     "dotenv": render_dotenv,

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from secconf.errors import RenderError
+from secconf.core.errors import RenderError
 
 # The portable POSIX shell name; bash refuses anything else as an assignment.
 _NAME_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from secconf.errors import RenderError
+from secconf.core.errors import RenderError
 
 BUNDLED_TEMPLATES = Path(__file__).resolve().parent.parent / "bundled" / "templates"
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from secconf.errors import InputError
+from secconf.core.errors import InputError
+from secconf.core.yamlio import Document, load_document
 from secconf.schema.models import Schema, Section, Variable
-from secconf.yamlio import Document, load_document
 
 
 def load_schema(directory: Path, *, root: Path | None = None) -> Schema:

@@ -6,10 +6,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
+from secconf.core.errors import StoreError
 from secconf.environment.loader import Environment
 from secconf.environment.resolve import StoredValue
-from secconf.errors import StoreError
-from secconf.project import Project
+from secconf.operations.project import Project
 from secconf.store.base import Entry, SecretStore, Version
 from secconf.store.masterkey import MasterKey, create_key_file, env_var_for, find_master_key
 
@@ -85,8 +85,8 @@ def open_store(
     """The secret store of an environment, as its store settings say."""
     settings = environment.store
     if settings.backend == "vault":
+        from secconf.core.vaultclient import vault_connection
         from secconf.store.vault import VaultStore
-        from secconf.vaultclient import vault_connection
 
         connection = vault_connection(
             settings.vault.address, StoreError, environ=environ, skip_verify=skip_tls_verify

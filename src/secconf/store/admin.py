@@ -7,9 +7,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from secconf.core.errors import InputError, StoreError
 from secconf.environment.loader import Environment
-from secconf.errors import InputError, StoreError
-from secconf.project import Project
+from secconf.operations.project import Project
 from secconf.store.file import FileStore
 from secconf.store.masterkey import MasterKey, create_key_file, find_master_key, parse_key
 
@@ -118,7 +118,7 @@ def _sharing(project: Project, key_file: Path) -> list[Environment]:
 
 
 def _written_with(store: FileStore, key: MasterKey) -> bool:
-    from secconf.yamlio import parse_document
+    from secconf.core.yamlio import parse_document
 
     data = parse_document(store.path.read_text(encoding="utf-8"), store.location).data
     return data.get("key_check") == key.key_check()

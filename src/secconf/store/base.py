@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from secconf.secret import Secret
+from secconf.core.secret import Secret
 
 # Makes fresh values for a generation group, called only when they are needed.
 Maker = Callable[[], dict[str, str]]

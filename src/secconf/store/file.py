@@ -19,9 +19,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from secconf.errors import StoreError
-from secconf.files import write_atomic
-from secconf.secret import Secret
+from secconf.core.errors import StoreError
+from secconf.core.files import write_atomic
+from secconf.core.secret import Secret
 from secconf.store.base import MAX_PREVIOUS, Entry, Maker, Version, utc_now
 from secconf.store.masterkey import MasterKey, private_directory
 
@@ -232,8 +232,8 @@ class FileStore:
         return loaded
 
     def _load(self) -> tuple[_Sealer, dict[str, Entry], dict[str, Any]] | None:
-        from secconf.errors import InputError
-        from secconf.yamlio import parse_document
+        from secconf.core.errors import InputError
+        from secconf.core.yamlio import parse_document
 
         try:
             text = self.path.read_text(encoding="utf-8")
@@ -280,7 +280,7 @@ class FileStore:
                 stale.unlink()
 
     def _write(self, sealer: _Sealer, body: dict[str, Any]) -> None:
-        from secconf.yamlio import dump_yaml
+        from secconf.core.yamlio import dump_yaml
 
         document = {**body, "mac": sealer.tag(body)}
         self._remove_stale_temp_files()

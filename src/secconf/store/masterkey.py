@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from secconf.errors import StoreError
+from secconf.core.errors import StoreError
 
 KEY_BYTES = 32
 ENV_VAR = "SECCONF_MASTER_KEY"
@@ -55,7 +55,7 @@ def env_var_for(environment: str) -> str:
 
 def parse_key(text: str, source: str) -> MasterKey:
     """Decode a base64 master key, or say what is wrong with it (never echoing it)."""
-    from secconf import redact
+    from secconf.core import redact
 
     redact.register_credential(text)  # even a malformed key is never printable
     try:

@@ -11,16 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from secconf.errors import StoreError
-from secconf.secret import Secret
-from secconf.store.base import Entry, Maker, Version
-from secconf.vaultclient import (
+from secconf.core.errors import StoreError
+from secconf.core.secret import Secret
+from secconf.core.vaultclient import (
     VaultConnection,
     call,
     is_cas_mismatch,
     make_client,
     patch_custom_metadata,
 )
+from secconf.store.base import Entry, Maker, Version
 
 
 class VaultStore:

@@ -49,7 +49,7 @@ def _shown(check: Check, name: str, text: str) -> str:
     """` 'value'` for a message, or nothing when the schema marks the variable sensitive,
     the value was read from the process environment (a pull request can point
     `from_env` at any variable CI has), or it is also a secret's or a credential's."""
-    from secconf.redact import is_known
+    from secconf.core.redact import is_known
 
     resolved = check.resolved(name)
     hidden = resolved.variable.sensitive or resolved.provenance.kind == "from_env"

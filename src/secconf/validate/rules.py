@@ -88,7 +88,7 @@ def _shown(resolved: Resolved, text: str) -> str:
     sensitive one, nor for one read from the process environment (a pull request can
     point `from_env` at any variable CI has), nor for one that is also a secret's or a
     credential's value."""
-    from secconf.redact import is_known
+    from secconf.core.redact import is_known
 
     hidden = resolved.variable.sensitive or resolved.provenance.kind == "from_env"
     if hidden or len(text) > 80 or is_known(text):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from secconf.errors import InputError
+from secconf.core.errors import InputError
 
-BUNDLED = Path(__file__).resolve().parent / "bundled"
+BUNDLED = Path(__file__).resolve().parent.parent / "bundled"
 PARTS = ("schema", "templates", "environments")
 GITIGNORE_LINES = (
     "# secconf: the master key and rendered outputs never go into git;",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from secconf.errors import RenderError
+from secconf.core.errors import RenderError
 from secconf.render.base import Artifact, RenderInput, delivered_values, target_path
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from secconf.errors import InputError
+from secconf.core.errors import InputError
 
 MAX_FILE_BYTES = 1 << 20  # a configuration file larger than 1 MiB is a mistake, not config
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from secconf.errors import RenderError
+from secconf.core.errors import RenderError
 from secconf.render.base import Artifact, RenderInput, checksum, delivered_values, target_path
 
 CHECKSUM_ANNOTATION = "secconf/checksum"
@@ -87,8 +87,8 @@ _ALLOWED_FIELDS = {
 
 def check_manifests(text: str, intended: list[dict[str, Any]]) -> None:
     """The output holds exactly the intended objects: same documents, kinds, names, data."""
-    from secconf.errors import InputError
-    from secconf.yamlio import parse_documents
+    from secconf.core.errors import InputError
+    from secconf.core.yamlio import parse_documents
 
     def fail(what: str) -> RenderError:
         return RenderError(

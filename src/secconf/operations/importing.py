@@ -17,12 +17,12 @@ from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from secconf import redact
+from secconf.core import redact
+from secconf.core.errors import InputError, SecconfError
+from secconf.core.files import write_atomic
 from secconf.environment.editing import set_values, yaml_scalar
 from secconf.environment.models import FromStore, Generate, LiteralValue
-from secconf.errors import InputError, SecconfError
-from secconf.files import write_atomic
-from secconf.project import ENVIRONMENTS_DIR, Project
+from secconf.operations.project import ENVIRONMENTS_DIR, Project
 from secconf.schema.models import Schema, Variable
 from secconf.store.base import SecretStore
 

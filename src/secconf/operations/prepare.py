@@ -9,10 +9,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from secconf.core.errors import FindingsError, RenderError
 from secconf.environment.loader import Environment
 from secconf.environment.resolve import Config, StoredValue
-from secconf.errors import FindingsError, RenderError
-from secconf.project import Project
+from secconf.operations.project import Project
 
 if TYPE_CHECKING:
     from secconf.store import EnvironmentKeys

@@ -7,9 +7,9 @@ from collections.abc import Iterable, Mapping
 from functools import cached_property
 from pathlib import Path
 
+from secconf.core.errors import InputError
 from secconf.environment.loader import Environment, EnvironmentSet
 from secconf.environment.resolve import Config, StoredValue, resolve
-from secconf.errors import InputError
 from secconf.schema.loader import load_schema
 from secconf.schema.models import Schema
 

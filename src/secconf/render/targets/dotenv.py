@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from secconf.errors import RenderError
+from secconf.core.errors import RenderError
 from secconf.render._dotenv_quote import dotenv_line
 from secconf.render.base import Artifact, RenderInput, delivered_values, target_path
 from secconf.schema.models import Variable

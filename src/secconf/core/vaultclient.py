@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from secconf.errors import SecconfError
-from secconf.retry import RetryPolicy, with_retries
+from secconf.core.errors import SecconfError
+from secconf.core.retry import RetryPolicy, with_retries
 
 _TRUE = ("1", "true", "yes", "on")
 
@@ -81,7 +81,7 @@ def vault_connection(
 def _check_token(token: str, error: type[SecconfError]) -> None:
     """Register the token as a credential, and refuse one that no header can carry (the
     HTTP library would raise an error quoting it)."""
-    from secconf import redact
+    from secconf.core import redact
 
     redact.register_credential(token)
     if any(c.isspace() or not c.isprintable() for c in token):
