@@ -23,6 +23,14 @@ def isolated_home(
     return home
 
 
+@pytest.fixture(autouse=True)
+def fresh_redaction() -> None:
+    """Each test starts with no registered secret, as a fresh secconf process does."""
+    from secconf.core import redact
+
+    redact.reset()
+
+
 @pytest.fixture(scope="session")
 def vault_backend():  # type: ignore[no-untyped-def]
     """A Vault for the session: the loopback server, or a real one when

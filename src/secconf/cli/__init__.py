@@ -24,6 +24,9 @@ def console_main() -> None:
     """
     import gc
 
+    from secconf.core import redact
+
+    redact.protect_process()  # what Python prints itself (an uncaught error) is redacted too
     gc.disable()
     try:
         code = main()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 import click
 
 from secconf import __version__
+from secconf.core import redact
 from secconf.core.errors import ExitCode, SecconfError
 
 # name -> (module, attribute, one-line help shown by `secconf --help`)
@@ -117,18 +119,27 @@ def cli(ctx: click.Context, root: Path | None, debug: bool, timeout: float) -> N
 
 
 def run(argv: Sequence[str] | None) -> int:
-    """Run the CLI and turn every outcome into an exit code, never a stray traceback."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    """Run the CLI and turn every outcome into an exit code, never a stray traceback.
+
+    Everything printed during the run, `--debug` tracebacks included, goes through the
+    redacting streams of `secconf.core.redact`.
+    """
+    redact.register_environment(os.environ)
+    with redact.redacted_output():
+        return _run(list(sys.argv[1:] if argv is None else argv))
+
+
+def _run(args: list[str]) -> int:
     debug = "--debug" in args
     try:
-        return _run(args, debug)
+        return _dispatch(args, debug)
     finally:
         from secconf.core import net
 
         net.set_timeout(None)  # a library caller after an in-process run gets the default
 
 
-def _run(args: list[str], debug: bool) -> int:
+def _dispatch(args: list[str], debug: bool) -> int:
     try:
         result = cli.main(args=args, prog_name="secconf", standalone_mode=False)
     except SecconfError as exc:

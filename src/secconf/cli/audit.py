@@ -11,6 +11,7 @@ import click
 from secconf.audit import Inventory, SensitiveItem
 from secconf.cli.common import environment_options, open_project, selected
 from secconf.core.errors import ExitCode
+from secconf.core.redact import printable
 
 COLUMNS = (
     "environment",
@@ -56,7 +57,7 @@ def _row(item: SensitiveItem) -> list[str]:
     age = "" if item.age_days is None else str(item.age_days)
     if item.overdue:
         age += f" (> {item.rotate_after_days}: rotate)"
-    return [
+    cells = [
         item.environment,
         item.name,
         item.section,
@@ -66,6 +67,9 @@ def _row(item: SensitiveItem) -> list[str]:
         age,
         _destinations_text(item),
     ]
+    # Paths and names come from environment files: stripped of terminal controls here
+    # as well as by the output stream, so that table columns line up.
+    return [printable(cell) for cell in cells]
 
 
 def _summary_line(inventory: Inventory) -> str:

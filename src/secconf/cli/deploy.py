@@ -316,9 +316,14 @@ class _Progress:
 
     def __enter__(self) -> _Progress:
         if sys.stderr.isatty() and self.total > 1:
+            from rich.console import Console
             from rich.progress import Progress
 
-            self.bar = Progress(transient=True)
+            from secconf.core.redact import raw_stderr
+
+            # Past the redacting stream, which would strip its cursor movements: it
+            # shows a label and counts, never a value.
+            self.bar = Progress(console=Console(file=raw_stderr()), transient=True)
             self.bar.start()
             self.task = self.bar.add_task(self.label, total=self.total)
         return self

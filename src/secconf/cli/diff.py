@@ -8,6 +8,7 @@ import click
 
 from secconf.cli.common import open_project
 from secconf.core.errors import ExitCode
+from secconf.core.redact import printable
 
 
 @click.command()
@@ -61,7 +62,8 @@ def diff(
         click.echo(f"{'variable':<{width}}  {left}  ->  {right}")
         for r in shown:
             mark = "=" if r.same else "~"
-            sides = [("(unset)" if v is None else v) for v in (r.left, r.right)]
+            # Stripped here as well as by the output stream, so that columns line up.
+            sides = [("(unset)" if v is None else printable(v)) for v in (r.left, r.right)]
             tag = " (fingerprints)" if r.sensitive else ""
             click.echo(f"{mark} {r.name:<{width}}  {sides[0]}  ->  {sides[1]}{tag}")
         click.echo(f"{len(differing)} of {len(rows)} variables differ", err=True)

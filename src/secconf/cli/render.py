@@ -89,7 +89,9 @@ def render(
 def _report(item: Written) -> None:
     artifact = item.artifact
     if item.shown == "-":
-        click.echo(artifact.content.decode("utf-8"), nl=False)
+        from secconf.core.redact import deliver_stdout
+
+        deliver_stdout(artifact.content)  # the artifact asked for: the one unredacted output
         return
     state = "wrote" if item.changed else "unchanged"
     click.echo(f"{artifact.environment}: {state} {item.shown} ({artifact.target})", err=True)

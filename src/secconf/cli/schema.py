@@ -22,12 +22,15 @@ def schema() -> None:
 @click.pass_context
 def show(ctx: click.Context, fmt: str) -> int:
     """List every variable with its section, type, default, sensitivity and generator."""
-    from secconf.schema.docs import default_cell
+    from secconf.schema.docs import HIDDEN_DEFAULT, default_cell
 
     project = open_project(ctx)
     variables = list(project.schema.variables.values())
     if fmt == "json":
         rows = [v.model_dump(mode="json", exclude_none=True) for v in variables]
+        for row, v in zip(rows, variables, strict=True):
+            if v.sensitive and v.default_text():
+                row["default"] = HIDDEN_DEFAULT
         click.echo(json.dumps({"variables": rows}, indent=2, ensure_ascii=False))
         return 0
     width = max(len(v.name) for v in variables)

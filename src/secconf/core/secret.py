@@ -4,12 +4,15 @@ A `Secret` prints as a mask everywhere (str, repr, f-strings, logs, tracebacks);
 `reveal()` gives the value, and only delivery code calls it. A fingerprint identifies a
 value without disclosing it: the first 8 hex digits of an HMAC-SHA256 keyed by the
 environment's random key (kept in its store), so that a low-entropy value cannot be
-guessed from it.
+guessed from it. Every value a Secret holds is registered with `secconf.core.redact`, so no
+output of the process can show it even if some message formats it by mistake.
 """
 
 from __future__ import annotations
 
 from typing import Final
+
+from secconf.core import redact
 
 MASK: Final = "********"
 
@@ -21,6 +24,7 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         self._value = value
+        redact.register(value)  # never printable again, whatever message it reaches
 
     def reveal(self) -> str:
         """The value itself, for delivery (render, store, API call) only."""

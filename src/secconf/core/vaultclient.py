@@ -90,6 +90,7 @@ def vault_connection(
             "no Vault token: set VAULT_TOKEN or log in with `vault login` (~/.vault-token)",
             hint="secconf reads tokens only from the environment or ~/.vault-token",
         )
+    _check_token(token, error)
     verify: bool | str = True
     if env.get("VAULT_CACERT"):
         verify = env["VAULT_CACERT"]
@@ -134,6 +135,19 @@ def _check_cacert(path: str, error: type[SecconfError]) -> None:
         ) from None
     except OSError as exc:
         raise error(f"cannot read VAULT_CACERT {path}: {exc.strerror or exc}") from None
+
+
+def _check_token(token: str, error: type[SecconfError]) -> None:
+    """Register the token as a credential, and refuse one that no header can carry (the
+    HTTP library would raise an error quoting it)."""
+    from secconf.core import redact
+
+    redact.register_credential(token)
+    if any(c.isspace() or not c.isprintable() for c in token):
+        raise error(
+            "the Vault token holds whitespace or control characters",
+            hint="check VAULT_TOKEN or ~/.vault-token: a token is one word, on one line",
+        )
 
 
 def _safe_for_token(address: str) -> bool:

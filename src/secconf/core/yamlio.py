@@ -115,12 +115,24 @@ def _compose(text: str, name: str, *, many: bool) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else None
-        problem = exc.problem or exc.context or "malformed YAML"
+        problem = _unquoted(exc.problem or exc.context or "") or "malformed YAML"
         raise InputError(
             f"malformed YAML: {problem}", file=name, line=line, hint="fix the YAML syntax"
         ) from None
     except yaml.YAMLError as exc:
         raise InputError(f"malformed YAML: {type(exc).__name__}", file=name) from None
+
+
+# What PyYAML quotes in a problem (an alias, a tag handle, a character: %r) is text of
+# the document, which may be a secret written in it: messages never show it.
+_QUOTED = re.compile(r"""\s*(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
+
+
+def _unquoted(problem: str) -> str:
+    return " ".join(_QUOTED.sub("", problem).split())[:200]
 
 
 def parse_documents(text: str, name: str) -> list[Any]:
@@ -147,6 +159,12 @@ def parse_document(text: str, name: str) -> Document:
     doc = Document(name, {})
     doc.data = _Converter(doc).mapping(node, ())
     return doc
+
+
+# YAML's own tag names (yaml.org,2002), which messages may show.
+_KNOWN_TAGS = frozenset(
+    {"binary", "set", "omap", "pairs", "timestamp", "merge", "value", "python/tuple"}
+)
 
 
 class _Converter:
@@ -194,8 +212,9 @@ class _Converter:
             self._check_text(key, key_node)
             if key in out:
                 first = self.doc.lines.get((*path, key))
+                shown = f" {key!r}" if _NAME.fullmatch(key) else ""  # else maybe a value
                 raise InputError(
-                    f"duplicate key {key!r} (first written on line {first})",
+                    f"duplicate key{shown} (first written on line {first})",
                     file=self.doc.path,
                     line=line,
                     hint="YAML keeps only the last one; remove one of them",
@@ -205,7 +224,14 @@ class _Converter:
         return out
 
     def _tag_error(self, node: yaml.Node) -> InputError:
-        tag = node.tag.replace(_CORE, "!!") if node.tag.startswith(_CORE) else "a custom tag"
+        # Only YAML's own tag names are shown: any other text of a tag may be a value.
+        name = node.tag[len(_CORE) :] if node.tag.startswith(_CORE) else ""
+        if name in _KNOWN_TAGS:
+            tag = f"!!{name}"
+        elif name.startswith("python/"):
+            tag = "a !!python/ tag"  # what follows the prefix is the file's text
+        else:
+            tag = "a tag YAML does not define"
         return InputError(
             f"the YAML tag {tag} is not allowed: secconf reads text, numbers, booleans, "
             "lists and mappings",
@@ -236,9 +262,10 @@ class _Converter:
         try:
             value = self.scalars.construct_object(node)
         except (yaml.YAMLError, ValueError, TypeError, OverflowError):
-            # The exception's text would quote the value, which may be a secret.
+            # The exception's text would quote the value, which may be a secret; so
+            # may a tag (`KEY: !value`): only YAML's own tags are named.
             raise InputError(
-                f"cannot read the value as its tag or form says ({node.tag.rsplit(':', 1)[-1]})",
+                f"cannot read the value as its tag or form says ({_tag_shown(node.tag)})",
                 file=self.doc.path,
                 line=node.start_mark.line + 1,
                 hint="quote the value to make it a plain string, or remove the `!!` tag",
@@ -246,6 +273,17 @@ class _Converter:
         if not node.style and not isinstance(value, str) and value is not None:
             self.doc.raw[path] = node.value
         return value
+
+
+_STANDARD_TAGS = frozenset(
+    {"null", "bool", "int", "float", "binary", "timestamp", "str", "seq", "map", "omap"}
+    | {"pairs", "set", "merge", "value"}
+)
+
+
+def _tag_shown(tag: str) -> str:
+    kind = tag.removeprefix("tag:yaml.org,2002:")
+    return kind if kind in _STANDARD_TAGS and kind != tag else "a tag YAML does not define"
 
 
 def dump_yaml(data: Any, *, explicit_start: bool = False) -> str:

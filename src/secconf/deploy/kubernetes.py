@@ -13,14 +13,17 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
-from secconf.core import net
-from secconf.core.errors import DeployError
+from secconf.core import net, redact
+from secconf.core.errors import DeployError, SecconfError
+from secconf.core.redact import quoted_message
 from secconf.core.retry import RetryPolicy, with_retries
 from secconf.deploy.base import ApplyResult, KeyChange, Plan, diff_keys, replay_warning
 from secconf.operations.prepare import Prepared
@@ -81,6 +84,7 @@ class KubernetesDeploy:
 
         configuration = client.Configuration()
         _load_configuration(configuration, context)
+        _register_client_credentials(configuration)
         configuration.retries = 0  # secconf retries transient faults itself, with a deadline
         api_client = client.ApiClient(configuration)
         net.bound_pool_manager(api_client.rest_client.pool_manager)
@@ -320,6 +324,7 @@ def _load_configuration(configuration: Any, context: str | None) -> None:
         if os.environ.get("KUBERNETES_SERVICE_HOST") and not _kubeconfig_exists():
             config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         else:
+            _register_kubeconfig_credentials(path)
             # Read KUBECONFIG now: the client reads it once, when first imported.
             config.load_kube_config(  # type: ignore[no-untyped-call]
                 config_file=path,
@@ -336,7 +341,7 @@ def _load_configuration(configuration: Any, context: str | None) -> None:
         ) from None
     except (ConfigException, OSError) as exc:
         raise DeployError(
-            f"cannot load the Kubernetes configuration: {str(exc).splitlines()[0][:200]}",
+            f"cannot load the Kubernetes configuration: {quoted_message(str(exc))}",
             hint="set KUBECONFIG, pass --context, or run inside a cluster",
         ) from None
     except Exception as exc:  # the client reading a file of the wrong shape
@@ -349,6 +354,62 @@ def _load_configuration(configuration: Any, context: str | None) -> None:
 def _kubeconfig_path() -> str:
     """KUBECONFIG (a list separated by the OS path separator), else ~/.kube/config."""
     return os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+
+
+# Keys under a kubeconfig's `users` whose values are credentials (tokens, passwords,
+# client keys, auth-provider secrets); any other key of a user is a name or a path.
+_CREDENTIAL_KEY = re.compile(r"token|password|secret|key-data|^key$|^value$", re.IGNORECASE)
+
+
+def _register_kubeconfig_credentials(paths: str) -> None:
+    """Register every credential of the kubeconfig files before the client reads them,
+    so that no error about them (or anything echoing them) can print one. Defensive: a
+    file that cannot be read or parsed is left for the client to report."""
+    from secconf.core.yamlio import parse_documents, read_text
+
+    for path in paths.split(os.pathsep):
+        try:
+            documents = parse_documents(read_text(Path(path).expanduser()), path)
+        except SecconfError:
+            continue
+        for document in documents:
+            if isinstance(document, dict):
+                _register_credentials_in(document.get("users"), None)
+
+
+def _register_credentials_in(node: Any, key: str | None) -> None:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            _register_credentials_in(v, str(k))
+    elif isinstance(node, list):
+        for item in node:
+            _register_credentials_in(item, key)
+    elif (
+        isinstance(node, str)
+        and key is not None
+        and _CREDENTIAL_KEY.search(key)
+        and not key.endswith(("-file", "File"))  # a path: the client reads the file
+    ):
+        redact.register_credential(node)
+        if key.endswith("-data"):  # base64 of a PEM key: its text too
+            with suppress(binascii.Error, UnicodeDecodeError, ValueError):
+                redact.register_credential(base64.b64decode(node).decode("utf-8"))
+
+
+def _register_client_credentials(configuration: Any) -> None:
+    """Register what the loaded client will send: its bearer token (from a kubeconfig,
+    an exec plugin or the in-cluster service account), password and client key."""
+    for value in (getattr(configuration, "api_key", None) or {}).values():
+        if isinstance(value, str):
+            redact.register_credential(value)
+            redact.register_credential(value.removeprefix("Bearer ").strip())
+    password = getattr(configuration, "password", None)
+    if isinstance(password, str):
+        redact.register_credential(password)
+    key_file = getattr(configuration, "key_file", None)
+    if isinstance(key_file, str):
+        with suppress(OSError, UnicodeDecodeError):
+            redact.register_credential(Path(key_file).read_text(encoding="utf-8"))
 
 
 def _kubeconfig_exists() -> bool:
@@ -407,7 +468,9 @@ def _api_error(exc: Any, what: str, namespace: str) -> DeployError:
     status = exc.status
     message = ""
     with suppress(ValueError, AttributeError):
-        message = str(json.loads(exc.body or "{}").get("message", ""))[:300]
+        # The server's words may echo the request (an admission webhook) or its headers:
+        # only their first line, before any echoed object, redacted.
+        message = quoted_message(str(json.loads(exc.body or "{}").get("message", "")), 300)
     if status == 403:
         return DeployError(
             f"forbidden while {what}: {message or 'permission denied'}",

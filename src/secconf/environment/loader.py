@@ -245,6 +245,14 @@ def _reference(key: str, raw: dict[str, Any], at: Location) -> ValueSource:
                 line=at.line,
                 hint="e.g. `{from_env: PROD_JWT_SECRET_KEY}`",
             )
+        if _is_secconf_credential_variable(name):
+            raise InputError(
+                f"{key}: from_env cannot read {name}: it is secconf's own setting or "
+                "credential (SECCONF_*, VAULT_*, KUBECONFIG, KUBERNETES_*)",
+                file=at.file,
+                line=at.line,
+                hint=f"give the value a variable of its own, e.g. `{{from_env: PROD_{key}}}`",
+            )
         return FromEnv(name, at)
     kind = kinds[0]
     if raw[kind] is not True:
@@ -255,6 +263,13 @@ def _reference(key: str, raw: dict[str, Any], at: Location) -> ValueSource:
             hint="remove the line to use the schema default",
         )
     return Generate(at) if kind == "generate" else FromStore(at)
+
+
+def _is_secconf_credential_variable(name: str) -> bool:
+    """A variable that holds secconf's own credentials or connection settings: an
+    environment file (from anyone's pull request) must not route it into an output."""
+    upper = name.upper()
+    return upper == "KUBECONFIG" or upper.startswith(("SECCONF_", "VAULT_", "KUBERNETES_"))
 
 
 def _build(parsed: _Parsed, parent: Environment | None) -> Environment:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
+from secconf.core import redact
 from secconf.core.errors import InputError
 from secconf.core.secret import Secret
 from secconf.environment.loader import Environment
@@ -170,6 +171,14 @@ def _resolve_one(
         text = environ.get(source.env_var)
         if text is not None:
             _require_text(variable, source, text)
+        if text is not None and redact.is_credential(text):
+            raise InputError(
+                f"{variable.name}: from_env {source.env_var} holds one of secconf's own "
+                "credentials (a master key, the Vault token, a kubeconfig credential)",
+                file=source.at.file,
+                line=source.at.line,
+                hint=f"give {variable.name} its own value, never a copy of a credential",
+            )
         return _made(variable, text, Provenance("from_env", at=source.at, env_var=source.env_var))
     if isinstance(source, Generate | FromStore) or variable.name in generated:
         at = source.at if isinstance(source, Generate | FromStore) else None

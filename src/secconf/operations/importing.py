@@ -13,11 +13,12 @@ from __future__ import annotations
 import difflib
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from secconf.core import redact
 from secconf.core.errors import InputError, SecconfError
 from secconf.core.paths import PRIVATE_DIR
 from secconf.environment.editing import set_values, yaml_scalar
@@ -46,9 +47,19 @@ class ImportReport:
         return not self.unknown and not self.skipped
 
 
-def read_dotenv(path: Path) -> tuple[dict[str, str | None], list[int]]:
+# An unknown name is shown only when it looks like one: a line of a multi-line value
+# left unquoted (the middle of a PEM key) reads as a name too.
+_SHOWN_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")
+
+
+def read_dotenv(
+    path: Path, known: Container[str] = ()
+) -> tuple[dict[str, str | None], list[tuple[int, str]]]:
     """The variables of a .env file as python-dotenv reads them (no interpolation), and
-    the numbers of the lines it cannot parse (which it would skip with a log line)."""
+    the lines to report by number only, with why: those it cannot parse (it would skip
+    them with a log line), and those whose text may be part of a value (no `=`, or a
+    name neither in `known` nor shaped like a variable name). Their text is registered
+    as a secret."""
     from dotenv.parser import parse_stream
 
     if not path.is_file():
@@ -58,11 +69,21 @@ def read_dotenv(path: Path) -> tuple[dict[str, str | None], list[int]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read {path}: {type(exc).__name__}") from None
     values: dict[str, str | None] = {}
-    unreadable: list[int] = []
+    unreadable: list[tuple[int, str]] = []
     for binding in parse_stream(io.StringIO(text)):
+        line = binding.original.line
         if binding.error:
-            unreadable.append(binding.original.line)
-        elif binding.key is not None:
+            unreadable.append((line, "python-dotenv cannot parse it"))
+        elif binding.key is None:
+            continue
+        elif binding.key in known:
+            values[binding.key] = binding.value
+        elif binding.value is None or not _SHOWN_NAME.fullmatch(binding.key):
+            for piece in (binding.key, binding.value):
+                redact.register(piece or "")
+            why = "no `=`" if binding.value is None else "not a variable name"
+            unreadable.append((line, f"{why} (perhaps part of a multi-line value; not shown)"))
+        else:
             values[binding.key] = binding.value
     return values, unreadable
 
@@ -77,11 +98,13 @@ def _plan(
     for name, value in values.items():
         variable = schema.variables.get(name)
         if variable is None:
+            redact.register(value or "")  # an unknown name's value may be a secret
             close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
             report.unknown.append((name, close[0] if close else None))
         elif value is None:
             report.skipped.append((name, "the line has no `=` and no value"))
         elif variable.generator is not None or variable.sensitive:
+            redact.register(value)
             groups.setdefault(variable.group or name, {})[name] = value
         else:
             literals[name] = value
@@ -161,8 +184,8 @@ def import_dotenv(
             hint="use lower-case letters, digits, '-' and '_' (e.g. staging)",
         )
     report = ImportReport(env_name, f"{ENVIRONMENTS_DIR}/{env_name}.yaml")
-    values, unreadable = read_dotenv(dotenv_path)
-    report.skipped += [(f"line {n}", "python-dotenv cannot parse it") for n in unreadable]
+    values, unreadable = read_dotenv(dotenv_path, project.schema.variables)
+    report.skipped += [(f"line {n}", why) for n, why in unreadable]
     literals, groups = _plan(project.schema, values, report)
     report.literals = list(literals)
     with _environment_lock(project, env_name):

@@ -105,8 +105,15 @@ class Templates:
             return template.render(context)
         except TemplateNotFound as exc:
             if exc.name != name:
+                # The name may be computed from a value (`{% include data.S %}`): shown
+                # only when the template itself spells it out.
+                included = str(exc.name)
+                shown = included if _quoted_in(self._source(name), included) else None
                 raise RenderError(
-                    f"the template includes {exc.name}, which is not found",
+                    f"the template includes {shown}, which is not found"
+                    if shown
+                    else "the template includes a template by a computed name, which is not "
+                    "found (the name is not shown: it comes from a value)",
                     file=f"templates/{name}",
                     line=_template_line(name),
                 ) from None
@@ -129,7 +136,7 @@ class Templates:
             ) from None
         except UndefinedError as exc:
             raise RenderError(
-                f"the template uses an unknown name: {exc.message}",
+                f"the template uses an unknown name: {_undefined(exc.message, self._source(name))}",
                 file=f"templates/{name}",
                 line=_template_line(name),
             ) from None
@@ -141,6 +148,39 @@ class Templates:
                 file=f"templates/{name}",
                 line=_template_line(name),
             ) from None
+
+    def _source(self, name: str) -> str:
+        """The text of template `name`, or "" when it cannot be read."""
+        from jinja2 import TemplateError
+
+        try:
+            source: str = self.env.loader.get_source(self.env, name)[0]  # type: ignore[union-attr]
+        except (TemplateError, OSError, UnicodeDecodeError):
+            return ""
+        return source
+
+
+def _quoted_in(source: str, text: str) -> bool:
+    """True when the template spells `text` out as a string literal."""
+    return bool(text) and (f'"{text}"' in source or f"'{text}'" in source)
+
+
+_QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"")
+
+
+def _undefined(message: str | None, source: str) -> str:
+    """Jinja's undefined-name message with every quoted name that the template does not
+    spell out replaced: `{{ data[data.S] }}` would have it quote the value of S."""
+
+    def shown(match: re.Match[str]) -> str:
+        text = match.group(1) if match.group(1) is not None else match.group(2)
+        if text.endswith(" object") and text[:-7].replace(" ", "").isidentifier():
+            return match.group(0)  # a type, as in "'dict object' has no attribute"
+        if text.isidentifier() and re.search(rf"\b{re.escape(text)}\b", source):
+            return match.group(0)  # a name written in the template
+        return "(a name computed from a value)"
+
+    return _QUOTED.sub(shown, message or "undefined")
 
 
 def _template_line(name: str) -> int | None:

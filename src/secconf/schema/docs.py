@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from secconf.schema.models import Schema, Variable
 
+HIDDEN_DEFAULT = "(hidden: sensitive)"
+
 
 def default_cell(variable: Variable) -> str:
-    """The Default column: `(auto-generated)`, `(empty)`, or the default as read."""
+    """The Default column: `(auto-generated)`, `(empty)`, the default as read, or a
+    placeholder for a sensitive variable's default (a value like any other)."""
     if variable.auto_generated:
         return "(auto-generated)"
     text = variable.default_text()
     if text is None:
         return "(none)"
-    return "(empty)" if text == "" else text
+    if text == "":
+        return "(empty)"
+    return HIDDEN_DEFAULT if variable.sensitive else text
 
 
 def _cell(text: str) -> str:

@@ -80,7 +80,8 @@ def _check_default(var: Variable, doc: Document, index: int) -> None:
     kind = expected[var.type]
     if type(var.default) is not kind:
         raise InputError(
-            f"{var.name}: default {var.default!r} is not a {var.type}",
+            f"{var.name}: default {'(sensitive)' if var.sensitive else repr(var.default)} "
+            f"is not a {var.type}",
             file=doc.path,
             line=line,
             hint="quote string defaults; write booleans as true/false",

@@ -55,6 +55,9 @@ def env_var_for(environment: str) -> str:
 
 def parse_key(text: str, source: str) -> MasterKey:
     """Decode a base64 master key, or say what is wrong with it (never echoing it)."""
+    from secconf.core import redact
+
+    redact.register_credential(text)  # even a malformed key is never printable
     try:
         material = base64.b64decode(text.strip(), validate=True)
     except (binascii.Error, ValueError):
@@ -67,6 +70,7 @@ def parse_key(text: str, source: str) -> MasterKey:
             f"the master key in {source} is {len(material)} bytes, not {KEY_BYTES}",
             hint="it must be the base64 of 32 random bytes",
         )
+    redact.register_credential(material)
     return MasterKey(material, source)
 
 

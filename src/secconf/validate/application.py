@@ -46,8 +46,14 @@ PRIVILEGED_ROLES = frozenset({"admin", "administrator", "superuser", "root", "ow
 
 
 def _shown(check: Check, name: str, text: str) -> str:
-    """` 'value'` for a message, or nothing when the schema marks the variable sensitive."""
-    return "" if check.resolved(name).variable.sensitive else f" {text!r}"
+    """` 'value'` for a message, or nothing when the schema marks the variable sensitive,
+    the value was read from the process environment (a pull request can point
+    `from_env` at any variable CI has), or it is also a secret's or a credential's."""
+    from secconf.core.redact import is_known
+
+    resolved = check.resolved(name)
+    hidden = resolved.variable.sensitive or resolved.provenance.kind == "from_env"
+    return "" if hidden or is_known(text) else f" {text!r}"
 
 
 def jwt_algorithm(check: Check) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from secconf.environment.resolve import Resolved
 from secconf.schema.models import Variable
 from secconf.schema.patterns import fullmatch as pattern_matches
 from secconf.schema.values import parse_value, type_error
@@ -41,7 +42,7 @@ def types(check: Check) -> None:
             continue
         problem = type_error(resolved.variable, text)
         if problem:
-            shown = _shown(resolved.variable, text)
+            shown = _shown(resolved, text)
             check.add("SC002", "error", name, f"{name}{shown} {problem}")
 
 
@@ -57,7 +58,7 @@ def constraints(check: Check) -> None:
             continue  # "(empty)" is the documented default, not a value to check
         problem = _constraint_problem(variable, text)
         if problem:
-            check.add("SC002", "error", name, f"{name}{_shown(variable, text)} {problem}")
+            check.add("SC002", "error", name, f"{name}{_shown(resolved, text)} {problem}")
 
 
 def _constraint_problem(variable: Variable, text: str) -> str | None:
@@ -81,11 +82,17 @@ def _constraint_problem(variable: Variable, text: str) -> str | None:
     return None
 
 
-def _shown(variable: Variable, text: str) -> str:
-    """` 'value'` for a non-sensitive value, nothing for a sensitive one."""
-    if variable.sensitive:
+def _shown(resolved: Resolved, text: str) -> str:
+    """` value 'value'` for a non-sensitive value written in a file; nothing for a
+    sensitive one, nor for one read from the process environment (a pull request can
+    point `from_env` at any variable CI has), nor for one that is also a secret's or a
+    credential's value."""
+    from secconf.core.redact import is_known
+
+    hidden = resolved.variable.sensitive or resolved.provenance.kind == "from_env"
+    if hidden or len(text) > 80 or is_known(text):
         return ""
-    return f" value {text!r}" if len(text) <= 80 else ""
+    return f" value {text!r}"
 
 
 def not_generatable(check: Check) -> None:
