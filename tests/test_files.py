@@ -85,10 +85,9 @@ def _holding(root: Path, paths: list[str], secret: bytes) -> list[str]:
 
 def _stored_secret(root: Path) -> bytes:
     from secconf.operations.project import Project
-    from secconf.store import open_store
 
     project = Project.open(root)
-    entries = open_store(project, project.environments.get("dev")).read()
+    entries = project.open_store(project.environments.get("dev")).read()
     return entries["JWT_SECRET_KEY"].current.value.reveal().encode()
 
 

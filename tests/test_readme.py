@@ -86,11 +86,10 @@ def test_every_readme_command_runs(tmp_path: Path, vault) -> None:  # type: igno
             assert "Traceback" not in result.stderr, command
     secrets = [v for k, v in CI_VALUES.items() if "SECRET" in k]
     from secconf.operations.project import Project
-    from secconf.store import open_store
 
     project = Project.open(root)
     for name in project.environments.names():
-        store = open_store(project, project.environments.get(name))
+        store = project.open_store(project.environments.get(name))
         secrets += [
             e.current.value.reveal()
             for n, e in store.read().items()

@@ -30,12 +30,11 @@ def bundled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def stored_values(root: Path) -> list[str]:
     """Every stored secret (the VAPID public key is not one: diff may show it)."""
     from secconf.operations.project import Project
-    from secconf.store import open_store
 
     project = Project.open(root)
     values = []
     for name in project.environments.names():
-        store = open_store(project, project.environments.get(name))
+        store = project.open_store(project.environments.get(name))
         values += [
             e.current.value.reveal() for n, e in store.read().items() if n != "VAPID_PUBLIC_KEY"
         ]
@@ -123,17 +122,14 @@ def test_missing_values_counted(tmp_path: Path) -> None:
 def test_overdue_keys(bundled: Path) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from secconf.audit import sensitive_items
-    from secconf.operations.prepare import read_stored
+    from secconf.operations.audit import audit_environments
     from secconf.operations.project import Project
 
-    project = Project.open(bundled)
-    env = project.environments.get("staging")
-    stored, key = read_stored(project, env)
     later = datetime.now(UTC) + timedelta(days=400)
-    items = {
-        i.name: i for i in sensitive_items(project.resolve(env, stored=stored), key, now=later)
-    }
+    inventory = audit_environments(
+        Project.open(bundled), ["staging"], all_=False, offline=False, now=later
+    )
+    items = {i.name: i for i in inventory.environments["staging"]}
     assert items["JWT_SECRET_KEY"].age_days == 400 and items["JWT_SECRET_KEY"].overdue
     assert not items["VAPID_PRIVATE_KEY"].overdue  # no rotation age declared
 

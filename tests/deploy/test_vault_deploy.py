@@ -556,7 +556,6 @@ def test_plan_stores_nothing_and_apply_stores_exactly_what_it_delivers(
 ) -> None:  # type: ignore[no-untyped-def]
     """Keys apply generates are stored right before it applies, never by plan or check."""
     from secconf.operations.project import Project
-    from secconf.store import open_store
 
     d = deployment
     for command in ("plan", "check"):
@@ -567,7 +566,7 @@ def test_plan_stores_nothing_and_apply_stores_exactly_what_it_delivers(
     assert apply(d, "--all").code == 0
     project = Project.open(d.root)
     for env in d.names:
-        entries = open_store(project, project.environments.get(env)).read()
+        entries = project.open_store(project.environments.get(env)).read()
         live = vault.kv_read(MOUNT, d.vault_path(env))
         same = entries["JWT_SECRET_KEY"].current.value.reveal() == live["JWT_SECRET_KEY"]
         assert same and entries["JWT_SECRET_KEY"].current.version == 1

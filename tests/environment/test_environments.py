@@ -52,8 +52,8 @@ def test_child_wins_and_settings_merge(project: Project) -> None:
     config = project.resolve(env, environ={"CI_JWT_KEY": "k" * 64})
     assert config.text("ACCESS_TOKEN_EXPIRE_HOURS") == "6"  # child wins
     assert config.text("JWT_ALGORITHM") == "HS384"  # inherited
-    assert env.targets.kubernetes.namespace == "staging-ns"
-    assert env.targets.kubernetes.app_name == "shop"  # deep merge keeps the parent's key
+    assert env.targets["kubernetes"].namespace == "staging-ns"
+    assert env.targets["kubernetes"].app_name == "shop"  # deep merge keeps the parent's key
     assert env.production is False
 
 

@@ -18,7 +18,6 @@ from dotenv import dotenv_values
 from tests.support.repo import make_repo, run, write_env
 
 from secconf.operations.project import Project
-from secconf.store import open_store
 
 
 def vapid_pair() -> tuple[str, str]:
@@ -68,7 +67,7 @@ def repo(tmp_path: Path) -> Path:
 
 def stored(root: Path, env: str) -> dict[str, str]:
     project = Project.open(root)
-    store = open_store(project, project.environments.get(env))
+    store = project.open_store(project.environments.get(env))
     return {n: e.current.value.reveal() for n, e in store.read().items()}
 
 

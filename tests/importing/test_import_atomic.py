@@ -14,7 +14,6 @@ import yaml
 from tests.support.repo import make_repo, run
 
 from secconf.operations.project import Project
-from secconf.store import open_store
 
 LITERALS = {
     "JWT_ALGORITHM": "HS384",
@@ -35,7 +34,7 @@ def stored(root: Path) -> dict[str, tuple[str, int]]:
     """Stored values and their versions (values stay out of assertion messages: callers
     compare them to expected values with a boolean)."""
     project = Project.open(root)
-    entries = open_store(project, project.environments.get("development")).read()
+    entries = project.open_store(project.environments.get("development")).read()
     return {n: (e.current.value.reveal(), e.current.version) for n, e in entries.items()}
 
 

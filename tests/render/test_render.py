@@ -29,7 +29,7 @@ from tests.support.oracles import (
 from tests.support.repo import BUNDLED, Result, make_repo, run, write_env
 
 from secconf.operations.project import Project
-from secconf.store import ENVIRONMENT_KEY, open_store
+from secconf.store import ENVIRONMENT_KEY
 
 TARGETS = ("dotenv", "kubernetes", "vault")
 SUFFIX = {"dotenv": "env", "kubernetes": "k8s.yaml", "vault": "vault.json"}
@@ -92,7 +92,7 @@ def delivered(root: Path, env: str = "dev") -> dict[str, str]:
 def stored(root: Path, env: str = "dev") -> dict[str, str]:
     """The store's current values (the checksum key included), read through the store API."""
     project = Project.open(root)
-    store = open_store(project, project.environments.get(env))
+    store = project.open_store(project.environments.get(env))
     return {name: entry.current.value.reveal() for name, entry in store.read().items()}
 
 

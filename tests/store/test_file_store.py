@@ -16,7 +16,7 @@ import yaml
 from tests.support.repo import ensure_concurrently, make_repo, run
 
 from secconf.operations.project import Project
-from secconf.store import ENVIRONMENT_KEY, open_store
+from secconf.store import ENVIRONMENT_KEY
 from secconf.store.masterkey import MasterKey
 
 DEV = """
@@ -39,7 +39,7 @@ def store_path(root: Path, env: str = "dev") -> Path:
 
 def read_values(root: Path, env: str = "dev") -> dict[str, str]:
     project = Project.open(root)
-    store = open_store(project, project.environments.get(env))
+    store = project.open_store(project.environments.get(env))
     return {
         name: entry.current.value.reveal()
         for name, entry in store.read().items()
@@ -260,19 +260,21 @@ def test_rekey(repo: Path) -> None:
 
 
 def test_rekey_resumes_after_an_interruption(repo: Path) -> None:
-    from secconf.store.admin import _file_store, rekey
+    from secconf.operations.store import rekey_stores
+    from secconf.store.admin import _file_store
     from secconf.store.masterkey import create_key_file, find_master_key
 
     values = read_values(repo)
     project = Project.open(repo)
     pending, _ = create_key_file(repo / ".secconf" / "master.key.new")
     # The crash happened after "dev" was re-keyed, before the key file was replaced.
-    _file_store(project, project.environments.get("dev"), _old_key(repo)).rekey(pending)
+    dev = project.environments.get("dev")
+    _file_store(project.store_context(dev), dev, _old_key(repo)).rekey(pending)
     # A reader says what happened and how to finish, not just "wrong key".
     err = status(repo)[1]
     assert "encrypted with the new master key in master.key.new" in err, err
     assert "`secconf store rekey --env dev` again" in err
-    rekey(project, project.environments.get("dev"))
+    rekey_stores(project, "dev")
     assert read_values(repo) == values
     assert (
         find_master_key("dev", repo / ".secconf" / "master.key").key_check() == pending.key_check()
@@ -349,7 +351,7 @@ def test_no_secret_value_in_any_keys_or_store_output(repo: Path) -> None:
     values = list(read_values(repo).values()) + list(read_values(repo, "other").values())
     project = Project.open(repo)
     for env in ("dev", "other"):
-        store = open_store(project, project.environments.get(env))
+        store = project.open_store(project.environments.get(env))
         values += [v.value.reveal() for e in store.read().values() for v in e.previous]
     master = (repo / ".secconf" / "master.key").read_text().strip()
     outputs.append(run(repo, "store", "rekey", "--env", "dev", "--yes").both)

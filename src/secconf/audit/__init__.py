@@ -3,13 +3,27 @@ goes, identified by fingerprint, never by value."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from secconf.core.paths import fill
 from secconf.core.secret import fingerprint
 from secconf.environment.resolve import Config, Resolved
+
+
+class Destination(Protocol):
+    """Where a target delivers a variable (declared by the target): the JSON fields and
+    one line for tables."""
+
+    @property
+    def text(self) -> str:
+        """One line for tables."""
+        ...
+
+    def to_dict(self) -> dict[str, str]:
+        """`{"target": NAME, ...}`."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -27,6 +41,7 @@ class SensitiveItem:
     age_days: int | None
     rotate_after_days: int | None
     missing: bool = False
+    destination_texts: tuple[str, ...] = ()  # one line per destination, for tables
 
     @property
     def plaintext(self) -> bool:
@@ -104,28 +119,6 @@ def _provenance(resolved: Resolved) -> dict[str, Any]:
     return out
 
 
-def _destinations(config: Config, name: str) -> list[dict[str, str]]:
-    env = config.environment
-    targets = env.targets
-    k8s = targets.kubernetes
-    names = {"app": k8s.app_name, "env": env.name}
-    return [
-        {"target": "dotenv", "path": fill(targets.dotenv.path, env=env.name), "key": name},
-        {
-            "target": "kubernetes",
-            "namespace": k8s.namespace,
-            "secret": fill(k8s.secret_name, **names),
-            "key": name,
-        },
-        {
-            "target": "vault",
-            "mount": targets.vault.mount,
-            "path": fill(targets.vault.secret_path, env=env.name),
-            "key": name,
-        },
-    ]
-
-
 def _age_days(created_at: str | None, now: datetime) -> int | None:
     if not created_at:
         return None
@@ -141,9 +134,11 @@ def sensitive_items(
     fingerprint_key: bytes | None,
     now: datetime | None = None,
     *,
+    destinations: Callable[[str], Sequence[Destination]],
     store_read: bool = True,
 ) -> list[SensitiveItem]:
-    """The inventory rows of one resolved environment. `store_read=False` (--offline):
+    """The inventory rows of one resolved environment. `destinations(name)`: where each
+    target delivers a variable (the targets declare it). `store_read=False` (--offline):
     values from the store are unknown, not missing."""
     moment = now or datetime.now(UTC)
     items = []
@@ -162,6 +157,7 @@ def sensitive_items(
             or (kind == "default" and variable.auto_generated)
         )
         provenance = _provenance(resolved)
+        places = destinations(name)
         if from_store and not store_read:
             provenance["store_read"] = False
         items.append(
@@ -172,7 +168,8 @@ def sensitive_items(
                 description=variable.description,
                 is_set=is_set,
                 provenance=provenance,
-                destinations=_destinations(config, name),
+                destinations=[d.to_dict() for d in places],
+                destination_texts=tuple(d.text for d in places),
                 fingerprint=fingerprint(text, fingerprint_key) if is_set and text else None,
                 age_days=_age_days(resolved.provenance.created_at, moment),
                 rotate_after_days=variable.rotate_after_days,

@@ -166,12 +166,9 @@ def _dispatch(args: list[str], debug: bool) -> int:
 
 
 def _print_error(exc: SecconfError) -> None:
-    click.echo(f"secconf: error: {exc.location()}{exc.message}", err=True)
-    for finding in getattr(exc, "findings", []):
-        where = f"{finding.file}:{finding.line}" if finding.line else finding.file
-        click.echo(f"  {where}: {finding.severity} {finding.code} {finding.message}", err=True)
-    if exc.hint:
-        click.echo(f"  hint: {exc.hint}", err=True)
+    from secconf.cli.common import print_error
+
+    print_error(exc)
 
 
 # What to do about the file system errors a user can fix.

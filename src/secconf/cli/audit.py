@@ -9,7 +9,7 @@ import json
 import click
 
 from secconf.audit import Inventory, SensitiveItem
-from secconf.cli.common import environment_options, open_project, selected
+from secconf.cli.common import check_selection, environment_options, open_project
 from secconf.core.errors import ExitCode
 from secconf.core.redact import printable
 
@@ -42,15 +42,7 @@ def _provenance_text(item: SensitiveItem) -> str:
 
 
 def _destinations_text(item: SensitiveItem) -> str:
-    out = []
-    for d in item.destinations:
-        if d["target"] == "dotenv":
-            out.append(f"dotenv {d['path']}")
-        elif d["target"] == "kubernetes":
-            out.append(f"k8s {d['namespace']}/{d['secret']}:{d['key']}")
-        else:
-            out.append(f"vault {d['mount']}/{d['path']}:{d['key']}")
-    return "; ".join(out)
+    return "; ".join(item.destination_texts)
 
 
 def _row(item: SensitiveItem) -> list[str]:
@@ -144,18 +136,9 @@ def audit(
     Secret, Vault path); its fingerprint; and the age of generated keys. Nothing is
     generated or written.
     """
-    from secconf.audit import sensitive_items
-    from secconf.operations.prepare import read_stored
+    from secconf.operations.audit import audit_environments, failing
 
-    project = open_project(ctx)
-    inventory = Inventory()
-    for environment in selected(project, envs, all_):
-        stored, key = (None, None) if offline else read_stored(project, environment)
-        config = project.resolve(environment, stored=stored)
-        inventory.environments[environment.name] = sensitive_items(
-            config, key, store_read=not offline
-        )
+    check_selection(envs, all_)
+    inventory = audit_environments(open_project(ctx), envs, all_=all_, offline=offline)
     click.echo(FORMATS[fmt](inventory), nl=False)
-    summary = inventory.summary()
-    failing = summary["missing"] + summary["plaintext"] + summary["overdue"]
-    return int(ExitCode.FINDINGS if strict and failing else ExitCode.OK)
+    return int(ExitCode.FINDINGS if strict and failing(inventory) else ExitCode.OK)

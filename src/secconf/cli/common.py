@@ -107,10 +107,31 @@ def _kind(mode: int) -> str:
 OUTPUT_PATH = OutputPath()
 
 
-def selected(project: Project, envs: tuple[str, ...], all_: bool) -> list[Environment]:
-    """The environments chosen by --env/--all."""
+def notice(message: str) -> None:
+    """A notice for the person at the terminal (stderr, so stdout stays parseable)."""
+    click.echo(f"secconf: {message}", err=True)
+
+
+def print_error(exc: SecconfError, *, prefix: str = "") -> None:
+    """One error as secconf prints every error: a located line, the findings that
+    caused it, and what to do. `prefix` names what failed (an environment)."""
+    click.echo(f"secconf: error: {prefix}{exc.location()}{exc.message}", err=True)
+    for finding in getattr(exc, "findings", []):
+        where = f"{finding.file}:{finding.line}" if finding.line else finding.file
+        click.echo(f"  {where}: {finding.severity} {finding.code} {finding.message}", err=True)
+    if exc.hint:
+        click.echo(f"  hint: {exc.hint}", err=True)
+
+
+def check_selection(envs: tuple[str, ...], all_: bool) -> None:
+    """--env and --all exclude each other."""
     if envs and all_:
         raise click.UsageError("give --env NAME or --all, not both")
+
+
+def selected(project: Project, envs: tuple[str, ...], all_: bool) -> list[Environment]:
+    """The environments chosen by --env/--all."""
+    check_selection(envs, all_)
     return project.select(envs, all_=all_)
 
 

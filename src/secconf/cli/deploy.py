@@ -11,8 +11,7 @@ from typing import Any
 
 import click
 
-from secconf.cli.common import confirm, environment_options, open_project, selected
-from secconf.cli.keys import notice
+from secconf.cli.common import confirm, environment_options, notice, open_project, selected
 from secconf.core.errors import ExitCode, SecconfError
 from secconf.deploy import Outcome
 from secconf.deploy.base import Plan

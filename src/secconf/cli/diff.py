@@ -35,20 +35,9 @@ def diff(
     """Which variables differ between two environments, e.g. to review a promotion
     from staging to production. Sensitive values show as fingerprints (made with one
     key for both sides, so equal values show equal fingerprints)."""
-    from secconf.audit.diff import compare
-    from secconf.operations.prepare import read_stored
+    from secconf.operations.diff import diff_environments
 
-    project = open_project(ctx)
-    configs = []
-    keys: list[bytes | None] = []
-    for name in (left, right):
-        environment = project.environments.get(name)
-        stored, env_key = (None, None) if offline else read_stored(project, environment)
-        keys.append(env_key)
-        configs.append(project.resolve(environment, stored=stored))
-    # One key for both sides, so that equal values show equal fingerprints.
-    key = keys[0] or keys[1]
-    rows = compare(configs[0], configs[1], key)
+    rows = diff_environments(open_project(ctx), left, right, offline=offline)
     differing = [r for r in rows if not r.same]
     shown = rows if all_variables else differing
     if fmt == "json":

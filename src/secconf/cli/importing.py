@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from secconf.cli.common import open_project
-from secconf.cli.keys import notice
+from secconf.cli.common import notice, open_project
 from secconf.core.errors import ExitCode
 
 

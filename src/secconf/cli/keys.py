@@ -7,14 +7,16 @@ from collections.abc import Callable
 
 import click
 
-from secconf.cli.common import confirm, environment_options, open_project, selected
-from secconf.core.errors import ExitCode, SecconfError
+from secconf.cli.common import (
+    check_selection,
+    confirm,
+    environment_options,
+    notice,
+    open_project,
+    print_error,
+)
+from secconf.core.errors import ExitCode
 from secconf.keys.lifecycle import KeyReport
-
-
-def notice(message: str) -> None:
-    """A notice for the person at the terminal (stderr, so stdout stays parseable)."""
-    click.echo(f"secconf: {message}", err=True)
 
 
 def _print(reports: list[KeyReport], fmt: str) -> None:
@@ -54,26 +56,15 @@ def ensure(ctx: click.Context, envs: tuple[str, ...], all_: bool, fmt: str) -> i
     Idempotent: a second run reports every key as "kept". Safe to run from many
     machines at once: exactly one value is created.
     """
-    from secconf.keys.lifecycle import ensure_keys
-    from secconf.store import open_store
+    from secconf.operations.keys import ensure_environments
 
+    check_selection(envs, all_)
     project = open_project(ctx, writing=True)
-    # Non-production first: the first write of a non-production store may create the
-    # shared master key file, which production then uses but never creates.
-    environments = sorted(selected(project, envs, all_), key=lambda e: e.production)
-    reports: list[KeyReport] = []
-    failed = False
-    for environment in environments:
-        try:
-            store = open_store(project, environment, notify=notice)
-            reports += ensure_keys(project, environment, store)
-        except SecconfError as exc:
-            failed = True
-            click.echo(f"secconf: error: {environment.name}: {exc.message}", err=True)
-            if exc.hint:
-                click.echo(f"  hint: {exc.hint}", err=True)
-    _print(reports, fmt)
-    return int(ExitCode.BAD_INPUT if failed else ExitCode.OK)
+    result = ensure_environments(project, envs, all_=all_, notify=notice)
+    for name, error in result.failures:
+        print_error(error, prefix=f"{name}: ")
+    _print(result.reports, fmt)
+    return int(ExitCode.BAD_INPUT if result.failures else ExitCode.OK)
 
 
 @keys.command()
@@ -82,14 +73,10 @@ def ensure(ctx: click.Context, envs: tuple[str, ...], all_: bool, fmt: str) -> i
 @click.pass_context
 def status(ctx: click.Context, envs: tuple[str, ...], all_: bool, fmt: str) -> int:
     """Per generated variable: stored or missing, version, created_at, fingerprint, backend."""
-    from secconf.keys.lifecycle import key_status
-    from secconf.store import open_store
+    from secconf.operations.keys import key_statuses
 
-    project = open_project(ctx)
-    reports: list[KeyReport] = []
-    for environment in selected(project, envs, all_):
-        store = open_store(project, environment, notify=notice)
-        reports += key_status(project, environment, store)
+    check_selection(envs, all_)
+    reports = key_statuses(open_project(ctx), envs, all_=all_, notify=notice)
     if fmt == "json":
         _print(reports, fmt)
         return 0
@@ -107,28 +94,11 @@ def _change(
     ctx: click.Context, variable: str, env: str, yes: bool, fmt: str, *, rollback: bool
 ) -> int:
     """Rotate or roll back `variable`'s group, after saying what it breaks."""
-    from secconf.keys.lifecycle import rollback_key, rotate_key, rotation_group, rotation_impact
-    from secconf.store import open_store
+    from secconf.operations.keys import change_key, change_warning
 
     project = open_project(ctx, writing=True)
-    environment = project.environments.get(env)
-    _, members = rotation_group(project, environment, variable)
-    names = ", ".join(m.name for m in members)
-    impact = rotation_impact(members)
-    if rollback:
-        message = (
-            f"Rolling back {names} in {environment.name} to the version before the last "
-            f"rotation: {impact} (for whatever used the current version)."
-        )
-    else:
-        message = (
-            f"Rotating {names} in {environment.name}: {impact}.\n"
-            "The current version is kept; `secconf keys rollback` restores it."
-        )
-    confirm(message, yes)
-    store = open_store(project, environment, notify=notice)
-    change = rollback_key if rollback else rotate_key
-    _print(change(project, environment, store, variable), fmt)
+    confirm(change_warning(project, env, variable, rollback=rollback), yes)
+    _print(change_key(project, env, variable, rollback=rollback, notify=notice), fmt)
     return 0
 
 

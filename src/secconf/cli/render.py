@@ -6,12 +6,17 @@ from pathlib import Path
 
 import click
 
-from secconf.cli.common import OUTPUT_PATH, environment_options, open_project, selected
-from secconf.cli.keys import notice
-from secconf.operations.project import TEMPLATES_DIR
+from secconf.cli.common import (
+    OUTPUT_PATH,
+    check_selection,
+    environment_options,
+    notice,
+    open_project,
+)
 from secconf.operations.render import Written
+from secconf.render import registry
 
-TARGET_NAMES = ["dotenv", "kubernetes", "vault", "dotenv-example"]
+TARGETS = registry.targets()
 
 
 @click.command()
@@ -19,11 +24,10 @@ TARGET_NAMES = ["dotenv", "kubernetes", "vault", "dotenv-example"]
 @click.option(
     "--target",
     "-t",
-    type=click.Choice(TARGET_NAMES),
+    type=click.Choice(list(TARGETS)),
     default="dotenv",
     show_default=True,
-    help="dotenv: a .env file; kubernetes: Secret + ConfigMap YAML; vault: the KV v2 JSON "
-    "payload; dotenv-example: .env.example with every variable and no secret.",
+    help="; ".join(f"{name}: {t.summary}" for name, t in TARGETS.items()) + ".",
 )
 @click.option(
     "--out",
@@ -68,18 +72,18 @@ def render(
       secconf render --all --target kubernetes    # out/ENV.k8s.yaml
       secconf render --env staging --target vault --out -
     """
-    from secconf.operations.render import render_environments
-    from secconf.render.templating import Templates
+    from secconf.operations.render import render as run_render
 
-    project = open_project(ctx, writing=True)
-    environments = selected(project, envs, all_)
-    if target == "dotenv-example":
-        environments = environments[:1]  # one file from the schema, whatever the environment
-    if out is not None and len(environments) > 1:
-        raise click.UsageError("--out takes a single --env")
-    templates = Templates(templates_dir or project.root / TEMPLATES_DIR)
-    written = render_environments(
-        project, environments, target, templates, notify=notice, out=out, force=force
+    check_selection(envs, all_)
+    written = run_render(
+        open_project(ctx, writing=True),
+        envs,
+        all_=all_,
+        target=target,
+        notify=notice,
+        out=out,
+        force=force,
+        templates_dir=templates_dir,
     )
     for item in written:
         _report(item)

@@ -5,20 +5,12 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from typing import NamedTuple
 
 from secconf import __version__
+from secconf.operations.validate import EnvironmentReport
 from secconf.validate.context import RULES
-from secconf.validate.findings import Finding
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-
-
-class EnvironmentReport(NamedTuple):
-    """The findings of one environment."""
-
-    name: str
-    findings: list[Finding]
 
 
 def _count(reports: list[EnvironmentReport], severity: str) -> int:

@@ -68,6 +68,7 @@ def export(ctx: click.Context, fmt: str, out: Path | None) -> int:
     from secconf.environment.jsonschema import environment_json_schema
 
     project = open_project(ctx)
-    text = json.dumps(environment_json_schema(project.schema), indent=2) + "\n"
+    document = environment_json_schema(project.schema, project.environments.settings)
+    text = json.dumps(document, indent=2) + "\n"
     write_output(text, out)
     return 0

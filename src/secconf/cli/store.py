@@ -22,10 +22,9 @@ def init(ctx: click.Context, env: str) -> int:
     created as a side effect. The key is never printed; copy the file to your
     team's password manager and CI secret (see the README).
     """
-    from secconf.store.admin import init_master_key
+    from secconf.operations.store import init_store_key
 
-    project = open_project(ctx, writing=True)
-    report = init_master_key(project, project.environments.get(env))
+    report = init_store_key(open_project(ctx, writing=True), env)
     if report.created:
         click.echo(f"created the master key {report.source} (key check {report.key_check})")
         click.echo(
@@ -49,19 +48,17 @@ def rekey(ctx: click.Context, env: str, yes: bool) -> int:
     Every store that shares the same key file is re-encrypted with it (a shared key
     can only be replaced for all). Values and versions do not change.
     """
-    from secconf.store.admin import rekey as run_rekey
+    from secconf.operations.store import rekey_stores
 
     project = open_project(ctx, writing=True)
-    environment = project.environments.get(env)
+    project.environments.get(env)  # an unknown environment is refused before asking
     confirm(
         f"Re-keying the store of {env} (and every store sharing its key file); everyone "
         "and every CI job using the old master key needs the new one afterwards.",
         yes,
     )
-    for name, count in run_rekey(project, environment):
+    done, key_file = rekey_stores(project, env)
+    for name, count in done:
         click.echo(f"{name}: re-encrypted {count} entries under the new master key")
-    from secconf.core.paths import fill
-
-    key_file = fill(environment.store.file.key_file, env=env)
     click.echo(f"the new master key is in {key_file}; update CI's SECCONF_MASTER_KEY from it")
     return 0

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import click
 
-from secconf.cli.common import environment_options, open_project, selected
-from secconf.cli.report import REPORTERS, EnvironmentReport
+from secconf.cli.common import check_selection, environment_options, open_project
+from secconf.cli.report import REPORTERS
 from secconf.core.errors import ExitCode
+from secconf.validate.findings import Severity
 
 
 @click.command()
@@ -55,26 +58,14 @@ def validate(
       secconf validate --env production --format json
       secconf validate --all --format github   # in a GitHub Actions step
     """
-    from secconf.operations.prepare import read_stored_checked
-    from secconf.validate import RULES, shared_key_files
-    from secconf.validate import validate as run_rules
+    from secconf.operations.validate import validate_environments
+    from secconf.validate import RULES
 
     if list_rules:
         for rule in RULES.values():
             click.echo(f"{rule.code}  {rule.name:<30} {rule.summary}")
         return int(ExitCode.OK)
-    project = open_project(ctx)
-    environments = selected(project, envs, all_)
-    # Comparing key files reads every environment: only when a production one is checked.
-    sharing = shared_key_files(project) if any(e.production for e in environments) else {}
-    reports: list[EnvironmentReport] = []
-    for environment in environments:
-        stored, replay = (None, None) if offline else read_stored_checked(project, environment)
-        config = project.resolve(environment, stored=stored)
-        shared = sharing.get(environment.name, ())
-        findings = run_rules(config, shares_key_with=shared, replay=replay)
-        reports.append(EnvironmentReport(environment.name, findings))
-    click.echo(REPORTERS[fmt](reports), nl=False)
-    failing = {"error"} if fail_on == "error" else {"error", "warning"}
-    failed = any(f.severity in failing for r in reports for f in r.findings)
-    return int(ExitCode.FINDINGS if failed else ExitCode.OK)
+    check_selection(envs, all_)
+    result = validate_environments(open_project(ctx), envs, all_=all_, offline=offline)
+    click.echo(REPORTERS[fmt](result.reports), nl=False)
+    return int(ExitCode.FINDINGS if result.fails(cast(Severity, fail_on)) else ExitCode.OK)

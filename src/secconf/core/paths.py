@@ -26,7 +26,6 @@ ENVIRONMENTS_DIR = "environments"
 TEMPLATES_DIR = "templates"
 PRIVATE_DIR = ".secconf"  # git-ignored: master key, locks, temp files, the output manifest
 GIT_NAMES = frozenset({".git", ".gitignore", ".gitattributes", ".gitmodules"})
-DOTENV_EXAMPLE = "dotenv-example"  # one file from the schema, shared by every environment
 
 
 class PlaceholderError(InputError):
@@ -76,6 +75,16 @@ def fill(template: str, **values: str) -> str:
     return "".join(text + (values[n] if n is not None else "") for text, n, _, _ in parsed)
 
 
+def shown_path(root: Path | None, path: Path) -> str:
+    """`path` as messages show it: relative to the config repo when inside it."""
+    if root is not None:
+        try:
+            return str(path.relative_to(root))
+        except ValueError:
+            pass
+    return str(path)
+
+
 def resolve_in(root: Path, relative: str, cache: dict[str, str] | None = None) -> Path:
     """`relative` (a filled setting) as an absolute path with `..` and every symlink
     resolved, which is where a write to it would land. `cache`: resolved directories,
@@ -114,6 +123,8 @@ class Role:
     abstract: bool = False  # an abstract environment (never rendered with --all)
     target: str | None = None  # outputs: the render target
     environment_file: str = ""  # the environment's own file (the setting may be inherited)
+    shared: bool = False  # an output every environment shares (one file from the schema)
+    default: str = ""  # the setting's default, for the hint of a refusal
 
     @property
     def inherited(self) -> bool:
@@ -218,7 +229,7 @@ class Placement:
             if role.abstract:
                 continue
             first = written.setdefault(path, role)
-            if first is not role and not (role.target == first.target == DOTENV_EXAMPLE):
+            if first is not role and not (role.shared and role.target == first.target):
                 culprit, other = _culprit(role, first)
                 _refuse(
                     culprit,
@@ -259,11 +270,12 @@ _OUTSIDE_HINT = (
     "`secconf render --out PATH` writes anywhere you choose"
 )
 _OWN_HINT = ""  # the hint that fits the role: see _refuse
-_DEFAULTS = {
-    "output": "an output path of its own, such as the default out/{env}.env",
-    "store": "a store path of its own, such as the default secrets/{env}.enc.yaml",
-    "key file": "a key file of its own, such as the default .secconf/master.key",
-}
+_ROLE_NAMES = {"output": "an output path", "store": "a store path", "key file": "a key file"}
+
+
+def _default_hint(role: Role) -> str:
+    what = f"{_ROLE_NAMES[role.kind]} of its own"
+    return f"{what}, such as the default {role.default}" if role.default else what
 
 
 def _key_paths(role: Role) -> tuple[str, ...]:
@@ -295,7 +307,7 @@ def _refuse(role: Role, why: str, hint: str) -> NoReturn:
         f"{role.setting}: {role.shown} {why}",
         file=role.file,
         line=role.line,
-        hint=hint or f"give it {_DEFAULTS[role.kind]}",
+        hint=hint or f"give it {_default_hint(role)}",
     )
 
 

@@ -101,7 +101,7 @@ class KubernetesDeploy:
     def plan(self, prepared: Prepared, *, prune: bool) -> Plan:
         """Read the live Secret and ConfigMap and compare them with the intended ones."""
         config = prepared.config
-        settings = config.environment.targets.kubernetes
+        settings: Any = config.environment.targets["kubernetes"]
         api = self._api(self.context or settings.context)
         intended = kubernetes_objects(RenderInput(config, None, prepared.checksum_key))
         managed = set(config.schema.variables)

@@ -70,7 +70,7 @@ class VaultDeploy:
     def plan(self, prepared: Prepared, *, prune: bool) -> Plan:
         """Read the live secret (data and custom metadata in one request) and compare."""
         config = prepared.config
-        settings = config.environment.targets.vault
+        settings: Any = config.environment.targets["vault"]
         connection = vault_connection(
             settings.address, DeployError, skip_verify=self.skip_tls_verify
         )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from secconf.environment.settings import SettingsModel, SettingsRegistry
 from secconf.schema.models import Schema, Variable
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -54,13 +56,26 @@ def _variable(variable: Variable) -> dict[str, Any]:
     return {"description": description, "anyOf": options}
 
 
-def environment_json_schema(schema: Schema) -> dict[str, Any]:
-    """The JSON Schema of `environments/*.yaml` for this schema's variables."""
-    from secconf.environment.models import StoreSettings, Targets
+def _settings_object(
+    models: Mapping[str, type[SettingsModel]], defs: dict[str, Any]
+) -> dict[str, Any]:
+    """An object with one optional property per settings model, each a $defs entry."""
+    properties: dict[str, Any] = {}
+    for name, model in models.items():
+        definition = model.model_json_schema(ref_template="#/$defs/{model}")
+        defs.update(definition.pop("$defs", {}))
+        defs[model.__name__] = definition
+        properties[name] = {"$ref": f"#/$defs/{model.__name__}"}
+    return {"type": "object", "additionalProperties": False, "properties": properties}
 
-    store = StoreSettings.model_json_schema(ref_template="#/$defs/{model}")
-    targets = Targets.model_json_schema(by_alias=True, ref_template="#/$defs/{model}")
-    defs: dict[str, Any] = {**store.pop("$defs", {}), **targets.pop("$defs", {})}
+
+def environment_json_schema(schema: Schema, settings: SettingsRegistry) -> dict[str, Any]:
+    """The JSON Schema of `environments/*.yaml` for this schema's variables and the
+    settings of every registered target and store backend."""
+    defs: dict[str, Any] = {}
+    targets = _settings_object(settings.targets, defs)
+    store = _settings_object(settings.stores, defs)
+    store["properties"]["backend"] = {"enum": sorted(settings.stores)}
     defs["from_env"] = {
         "type": "object",
         "properties": {"from_env": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}},

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 from pydantic import ValidationError
 
 from secconf.core.errors import InputError
-from secconf.core.paths import PlaceholderError, Placement, Role, fill, resolve_in
+from secconf.core.paths import PlaceholderError, Placement, Role, fill, resolve_in, shown_path
 from secconf.core.yamlio import MAX_FILE_BYTES, Document, load_document, parse_document
 from secconf.environment.models import (
     ENV_NAME_PATTERN,
@@ -23,11 +23,10 @@ from secconf.environment.models import (
     Generate,
     LiteralValue,
     Location,
-    StoreSettings,
-    Targets,
     UseDefault,
     ValueSource,
 )
+from secconf.environment.settings import SettingsModel, SettingsRegistry, StoreSettings
 
 _REFERENCE_KINDS = ("from_env", "generate", "from_store")
 _FORMAT_HINT = "see the environment file format in the README"
@@ -44,7 +43,7 @@ class Environment(NamedTuple):
     description: str
     values: dict[str, ValueSource]
     store: StoreSettings
-    targets: Targets
+    targets: Mapping[str, SettingsModel]  # target name -> its settings (defaults filled in)
     lines: Mapping[str, Location] = MappingProxyType({})  # settings keys -> where written
 
 
@@ -58,8 +57,11 @@ class _Parsed(NamedTuple):
 class EnvironmentSet:
     """Every environment file of a config repo, resolved on demand."""
 
-    def __init__(self, directory: Path, *, root: Path | None = None) -> None:
+    def __init__(
+        self, directory: Path, *, settings: SettingsRegistry, root: Path | None = None
+    ) -> None:
         self.directory = directory
+        self.settings = settings
         self._root = root
         self._files = _environment_files(directory)
         self._texts: dict[str, str] = {}  # edited files not written yet (see `edited`)
@@ -76,7 +78,7 @@ class EnvironmentSet:
                 f"the edited file would be over the {MAX_FILE_BYTES}-byte limit",
                 file=self._show(self.directory / f"{name}.yaml"),
             )
-        other = EnvironmentSet(self.directory, root=self._root)
+        other = EnvironmentSet(self.directory, settings=self.settings, root=self._root)
         other._files = {**self._files, name: self.directory / f"{name}.yaml"}
         other._texts = {**self._texts, name: text}
         return other
@@ -104,7 +106,11 @@ class EnvironmentSet:
             self._placing = True
             try:
                 cache: dict[str, str] = {}  # resolved directories, shared by every path
-                roles = [r for n in sorted(self._files) for r in _roles(self._get(n), root, cache)]
+                roles = [
+                    r
+                    for n in sorted(self._files)
+                    for r in _roles(self._get(n), root, cache, self.settings)
+                ]
             finally:
                 self._placing = False
             placement = Placement(root, roles)
@@ -135,18 +141,13 @@ class EnvironmentSet:
         return self._parsed[name]
 
     def _show(self, path: Path) -> str:
-        if self._root is not None:
-            try:
-                return str(path.relative_to(self._root))
-            except ValueError:
-                pass
-        return str(path)
+        return shown_path(self._root, path)
 
     def _resolve(self, name: str, seen: tuple[str, ...]) -> Environment:
         parsed = self._parse(name)
         spec = parsed.spec
         if spec.extends is None:
-            return _build(parsed, None)
+            return _build(parsed, None, self.settings)
         file, line = parsed.doc.path, parsed.doc.line("extends")
         if spec.extends not in self._files:
             raise InputError(
@@ -164,7 +165,7 @@ class EnvironmentSet:
                 line=line,
             )
         parent = self._resolve(spec.extends, (*seen, name))
-        return _build(parsed, parent)
+        return _build(parsed, parent, self.settings)
 
 
 def _environment_files(directory: Path) -> dict[str, Path]:
@@ -272,21 +273,23 @@ def _is_secconf_credential_variable(name: str) -> bool:
     return upper == "KUBECONFIG" or upper.startswith(("SECCONF_", "VAULT_", "KUBERNETES_"))
 
 
-def _build(parsed: _Parsed, parent: Environment | None) -> Environment:
+def _build(
+    parsed: _Parsed, parent: Environment | None, registry: SettingsRegistry
+) -> Environment:
     spec = parsed.spec
     values = dict(parent.values) if parent else {}
     values.update(parsed.values)
-    store_data = _deep_merge(parent.store.model_dump() if parent else {}, spec.store)
+    store_data = _deep_merge(parent.store.as_data() if parent else {}, spec.store)
     targets_data = _deep_merge(
-        parent.targets.model_dump(by_alias=True) if parent else {}, spec.targets
+        {n: s.model_dump() for n, s in parent.targets.items()} if parent else {}, spec.targets
     )
-    store = _settings(StoreSettings, store_data, parsed.doc, "store")
-    targets = _settings(Targets, targets_data, parsed.doc, "targets")
+    store = _store_settings(store_data, parsed.doc, registry)
+    targets = _named_settings(targets_data, registry.targets, parsed.doc, ("targets",))
     values_of = {"env": parsed.name}
-    _check_placeholders(store_data, ("store",), parsed.doc, values_of, targets.kubernetes.app_name)
-    _check_placeholders(
-        targets_data, ("targets",), parsed.doc, values_of, targets.kubernetes.app_name
-    )
+    for name, settings in targets.items():
+        _check_placeholders(settings, ("targets", name), parsed.doc, values_of)
+    for name, settings in store.backends.items():
+        _check_placeholders(settings, ("store", name), parsed.doc, values_of)
     lines = dict(parent.lines) if parent else {}
     lines.update(_setting_lines({"store": spec.store, "targets": spec.targets}, (), parsed.doc))
     production = spec.production
@@ -301,39 +304,78 @@ def _build(parsed: _Parsed, parent: Environment | None) -> Environment:
         description=spec.description or (parent.description if parent else ""),
         values=values,
         store=store,
-        targets=targets,
+        targets=MappingProxyType(targets),
         lines=MappingProxyType(lines),
     )
 
 
-# The placeholders a setting may use: {env} everywhere, {app} in Kubernetes names.
-_KUBERNETES_NAMES = {"secret_name", "configmap_name"}
+def _store_settings(
+    data: dict[str, Any], doc: Document, registry: SettingsRegistry
+) -> StoreSettings:
+    """`store:` as the backends of the registry read it: `backend:` names one of them."""
+    data = dict(data)
+    backend = data.pop("backend", registry.default_store)
+    if backend not in registry.stores:
+        known = ", ".join(sorted(registry.stores))
+        raise InputError(
+            f"store.backend: unknown store backend {backend!r}",
+            file=doc.path,
+            line=doc.nearest_line(("store", "backend")),
+            hint=f"use one of {known}",
+        )
+    backends = _named_settings(data, registry.stores, doc, ("store",))
+    return StoreSettings(str(backend), MappingProxyType(backends))
+
+
+def _named_settings(
+    data: dict[str, Any],
+    models: Mapping[str, type[SettingsModel]],
+    doc: Document,
+    where: tuple[str, ...],
+) -> dict[str, SettingsModel]:
+    """One settings model per registered name (defaults for those not written)."""
+    unknown = [name for name in data if name not in models]
+    if unknown:
+        raise InputError(
+            f"{'.'.join(where)}: unknown {where[0]} {unknown[0]!r}",
+            file=doc.path,
+            line=doc.nearest_line((*where, str(unknown[0]))),
+            hint=f"use one of {', '.join(sorted(models))}",
+        )
+    out: dict[str, SettingsModel] = {}
+    for name, model in models.items():
+        raw = data.get(name, {})
+        if not isinstance(raw, dict):
+            raise InputError(
+                f"{'.'.join((*where, name))}: settings are a mapping (key: value lines)",
+                file=doc.path,
+                line=doc.nearest_line((*where, name)),
+                hint=_FORMAT_HINT,
+            )
+        out[name] = _settings(model, raw, doc, (*where, name))
+    return out
 
 
 def _check_placeholders(
-    data: dict[str, Any],
-    path: tuple[str, ...],
-    doc: Document,
-    values: dict[str, str],
-    app: str,
+    settings: SettingsModel, where: tuple[str, ...], doc: Document, values: dict[str, str]
 ) -> None:
-    """Fill every string setting as it will be filled (secconf.core.paths.fill), so that a
+    """Fill every text setting as it will be filled (secconf.core.paths.fill), so that a
     bad placeholder or an oversized result is refused at load time, located."""
-    for key, value in data.items():
-        where = (*path, key)
-        if isinstance(value, dict):
-            _check_placeholders(value, where, doc, values, app)
-            continue
+    extra = type(settings).placeholders
+    for key in type(settings).model_fields:
+        value = getattr(settings, key)
         if not isinstance(value, str):
             continue
-        allowed = {**values, "app": app} if key in _KUBERNETES_NAMES else values
+        allowed = dict(values)
+        for placeholder, source in extra.get(key, {}).items():
+            allowed[placeholder] = str(getattr(settings, source))
         try:
             fill(value, **allowed)
         except PlaceholderError as exc:
             raise InputError(
-                f"{'.'.join(where)}: {exc.message}",
+                f"{'.'.join((*where, key))}: {exc.message}",
                 file=doc.path,
-                line=doc.nearest_line(where),
+                line=doc.nearest_line((*where, key)),
                 hint=exc.hint,
             ) from None
 
@@ -352,11 +394,15 @@ def _setting_lines(
     return out
 
 
-def _roles(environment: Environment, root: Path, cache: dict[str, str]) -> list[Role]:
+def _roles(
+    environment: Environment, root: Path, cache: dict[str, str], registry: SettingsRegistry
+) -> list[Role]:
     """The configured paths of one environment: its outputs, store and key file."""
     out: list[Role] = []
 
-    def add(kind: Any, setting: str, template: str, target: str | None = None) -> None:
+    def add(
+        kind: Any, setting: str, template: str, target: str | None = None, default: str = ""
+    ) -> None:
         shown = fill(template, env=environment.name)
         at = environment.lines.get(setting) or Location(environment.file, None)
         try:
@@ -386,23 +432,34 @@ def _roles(environment: Environment, root: Path, cache: dict[str, str]) -> list[
                 abstract=environment.abstract,
                 target=target,
                 environment_file=environment.file,
+                shared=target in registry.shared_outputs,
+                default=default,
             )
         )
 
-    if environment.store.backend == "file":
-        add("store", "store.file.path", environment.store.file.path)
-        add("key file", "store.file.key_file", environment.store.file.key_file)
-    for field, info in Targets.model_fields.items():
-        target = info.alias or field
-        add("output", f"targets.{target}.path", getattr(environment.targets, field).path, target)
+    chosen = environment.store.settings()
+    for field, kind in type(chosen).path_roles.items():
+        setting = f"store.{environment.store.backend}.{field}"
+        add(kind, setting, getattr(chosen, field), default=_default(chosen, field))
+    for target, settings in environment.targets.items():
+        for field, kind in type(settings).path_roles.items():
+            setting = f"targets.{target}.{field}"
+            add(kind, setting, getattr(settings, field), target, _default(settings, field))
     return out
 
 
-def _settings(model: Any, data: dict[str, Any], doc: Document, key: str) -> Any:
+def _default(settings: SettingsModel, field: str) -> str:
+    default = type(settings).model_fields[field].default
+    return default if isinstance(default, str) else ""
+
+
+def _settings(
+    model: type[SettingsModel], data: dict[str, Any], doc: Document, where: tuple[str, ...]
+) -> SettingsModel:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise doc.validation_error(exc, prefix=(key,), hint=_FORMAT_HINT) from None
+        raise doc.validation_error(exc, prefix=where, hint=_FORMAT_HINT) from None
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -1,8 +1,9 @@
-"""What an environment file says: values, their sources, and per-target settings."""
+"""What an environment file says: values and their sources. (The settings of targets and
+stores are declared by their own modules: secconf.environment.settings.)"""
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,75 +14,6 @@ ENV_NAME_PATTERN = r"^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$"
 
 class _Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class FileStoreSettings(_Settings):
-    """Where the encrypted file store of an environment lives, and its master key file."""
-
-    path: str = "secrets/{env}.enc.yaml"
-    key_file: str = ".secconf/master.key"
-
-
-class VaultStoreSettings(_Settings):
-    """Where generated keys live when the store is Vault KV v2."""
-
-    mount: str = "secret"
-    path: str = "secconf/{env}"
-    address: str | None = None
-
-
-class StoreSettings(_Settings):
-    """The secret store of an environment: `file` (embedded default) or `vault`."""
-
-    backend: Literal["file", "vault"] = "file"
-    file: FileStoreSettings = FileStoreSettings()
-    vault: VaultStoreSettings = VaultStoreSettings()
-
-
-class DotenvTarget(_Settings):
-    """Where `secconf render --target dotenv` writes."""
-
-    path: str = "out/{env}.env"
-
-
-class DotenvExampleTarget(_Settings):
-    """Where `secconf render --target dotenv-example` writes."""
-
-    path: str = ".env.example"
-
-
-class KubernetesTarget(_Settings):
-    """The Secret and ConfigMap an environment is delivered as."""
-
-    path: str = "out/{env}.k8s.yaml"
-    namespace: str = "default"
-    app_name: str = "app"
-    secret_name: str = "{app}-secrets"  # noqa: S105 (a name, not a password)
-    configmap_name: str = "{app}-config"
-    all_in_secret: bool = False
-    labels: dict[str, str] = {}
-    annotations: dict[str, str] = {}
-    context: str | None = None
-
-
-class VaultTarget(_Settings):
-    """The KV v2 secret an environment is delivered to."""
-
-    path: str = "out/{env}.vault.json"
-    mount: str = "secret"
-    secret_path: str = "{env}/app"  # noqa: S105 (a path, not a password)
-    address: str | None = None
-
-
-class Targets(_Settings):
-    """Per-target settings; every field has a default."""
-
-    dotenv: DotenvTarget = DotenvTarget()
-    dotenv_example: DotenvExampleTarget = Field(
-        default=DotenvExampleTarget(), alias="dotenv-example"
-    )
-    kubernetes: KubernetesTarget = KubernetesTarget()
-    vault: VaultTarget = VaultTarget()
 
 
 class EnvironmentFile(_Settings):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -9,10 +10,9 @@ from functools import partial
 from secconf.core.errors import InputError
 from secconf.core.secret import fingerprint
 from secconf.environment.loader import Environment
-from secconf.environment.resolve import generated_names
+from secconf.environment.resolve import generated_names, resolve
 from secconf.keys.generate import generate_group
-from secconf.operations.project import Project
-from secconf.schema.models import Variable
+from secconf.schema.models import Schema, Variable
 from secconf.store.base import Entry, SecretStore
 
 
@@ -46,23 +46,23 @@ class KeyReport:
 
 
 def generated_groups(
-    project: Project, environment: Environment
+    schema: Schema, environment: Environment
 ) -> list[tuple[str, list[Variable]]]:
     """The generation groups the environment asks for, each with its members in order."""
-    names = generated_names(project.schema, environment)
+    names = generated_names(schema, environment)
     groups: dict[str, list[Variable]] = {}
     for name in names:
-        variable = project.schema.variables[name]
+        variable = schema.variables[name]
         if variable.group is not None:
             groups.setdefault(variable.group, []).append(variable)
     return list(groups.items())
 
 
-def _algorithm(project: Project, environment: Environment, members: list[Variable]) -> str | None:
+def _algorithm(schema: Schema, environment: Environment, members: list[Variable]) -> str | None:
     gen = members[0].generator
     if gen is None or gen.algorithm_variable is None:
         return None
-    config = project.resolve(environment, stored={})
+    config = resolve(schema, environment, stored={}, environ=os.environ)
     return config.text(gen.algorithm_variable)
 
 
@@ -89,15 +89,15 @@ def _fingerprint_key(entries: Mapping[str, Entry]) -> bytes | None:
     return keys.fingerprint if keys else None
 
 
-def ensure_keys(project: Project, environment: Environment, store: SecretStore) -> list[KeyReport]:
+def ensure_keys(schema: Schema, environment: Environment, store: SecretStore) -> list[KeyReport]:
     """Generate and store whatever `generate: true` asks for and is not stored yet,
     and the environment's random key (which keys fingerprints and checksums)."""
     from secconf.store import ensure_environment_key
 
     key = ensure_environment_key(store).fingerprint
     reports: list[KeyReport] = []
-    for group, members in generated_groups(project, environment):
-        algorithm = _algorithm(project, environment, members)
+    for group, members in generated_groups(schema, environment):
+        algorithm = _algorithm(schema, environment, members)
         names = [m.name for m in members]
         entries, created = store.create(
             group, names, partial(generate_group, members, algorithm=algorithm)
@@ -117,7 +117,7 @@ class PendingKeys:
 
 
 def provisional_keys(
-    project: Project, environment: Environment, entries: Mapping[str, Entry]
+    schema: Schema, environment: Environment, entries: Mapping[str, Entry]
 ) -> list[PendingKeys]:
     """Fresh values, in memory only, for what `ensure_keys` would create: the
     environment's random key and every generated group not stored yet. Storing them
@@ -127,18 +127,18 @@ def provisional_keys(
     out = []
     if ENVIRONMENT_KEY not in entries:
         out.append(PendingKeys(ENVIRONMENT_KEY, (ENVIRONMENT_KEY,), new_environment_key()))
-    for group, members in generated_groups(project, environment):
+    for group, members in generated_groups(schema, environment):
         names = tuple(m.name for m in members)
         if any(n in entries for n in names):
             continue  # stored (a half-stored pair is refused when it is stored)
-        values = generate_group(members, algorithm=_algorithm(project, environment, members))
+        values = generate_group(members, algorithm=_algorithm(schema, environment, members))
         out.append(PendingKeys(group, names, values))
     return out
 
 
-def key_status(project: Project, environment: Environment, store: SecretStore) -> list[KeyReport]:
+def key_status(schema: Schema, environment: Environment, store: SecretStore) -> list[KeyReport]:
     """Stored or missing, version, created_at and fingerprint of each generated variable."""
-    groups = generated_groups(project, environment)
+    groups = generated_groups(schema, environment)
     if not groups:
         return []
     entries = store.read()
@@ -159,12 +159,12 @@ def key_status(project: Project, environment: Environment, store: SecretStore) -
 
 
 def rotation_group(
-    project: Project, environment: Environment, variable: str
+    schema: Schema, environment: Environment, variable: str
 ) -> tuple[str, list[Variable]]:
     """The group a rotation of `variable` replaces (both halves of a key pair)."""
-    if variable not in project.schema.variables:
+    if variable not in schema.variables:
         raise InputError(f"{variable} is not a variable of the schema")
-    for group, members in generated_groups(project, environment):
+    for group, members in generated_groups(schema, environment):
         if any(m.name == variable for m in members):
             return group, members
     raise InputError(
@@ -180,11 +180,11 @@ def rotation_impact(members: list[Variable]) -> str:
 
 
 def rotate_key(
-    project: Project, environment: Environment, store: SecretStore, variable: str
+    schema: Schema, environment: Environment, store: SecretStore, variable: str
 ) -> list[KeyReport]:
     """Generate new values for the variable's group; the old ones stay as previous."""
-    group, members = rotation_group(project, environment, variable)
-    algorithm = _algorithm(project, environment, members)
+    group, members = rotation_group(schema, environment, variable)
+    algorithm = _algorithm(schema, environment, members)
     names = [m.name for m in members]
     entries = store.rotate(group, names, lambda: generate_group(members, algorithm=algorithm))
     key = _fingerprint_key(store.read())
@@ -192,10 +192,10 @@ def rotate_key(
 
 
 def rollback_key(
-    project: Project, environment: Environment, store: SecretStore, variable: str
+    schema: Schema, environment: Environment, store: SecretStore, variable: str
 ) -> list[KeyReport]:
     """Restore the values the variable's group had before its last rotation."""
-    group, members = rotation_group(project, environment, variable)
+    group, members = rotation_group(schema, environment, variable)
     names = [m.name for m in members]
     entries = store.rollback(group, names)
     key = _fingerprint_key(store.read())

@@ -207,7 +207,7 @@ def _import_locked(
     """The read, check and write of an import, under the environment's lock; `project`
     is read afresh under it."""
     from secconf.core.files import Transaction
-    from secconf.store import open_store, put_values
+    from secconf.store import put_values
     from secconf.store.base import StoredValuesDiffer
 
     env_name = report.environment
@@ -225,7 +225,7 @@ def _import_locked(
     # The edited file must load (and keep its paths to their roles) before anything is written.
     project = project.edited(env_name, text)
     environment = project.environments.get(env_name)
-    store = open_store(project, environment, notify=notify) if groups else None
+    store = project.open_store(environment, notify=notify) if groups else None
     if store is not None and not replace:
         replacing = _replaced_groups(store, groups)
         if replacing:

@@ -66,9 +66,9 @@ def prepare(
     unless `generate`), resolve, validate. Nothing is written: see `commit`."""
     from secconf.environment.resolve import generated_names
     from secconf.keys.lifecycle import provisional_keys
-    from secconf.store import ENVIRONMENT_KEY, open_store
+    from secconf.store import ENVIRONMENT_KEY
 
-    store = open_store(project, environment, notify=notify, environ=environ)
+    store = project.open_store(environment, notify=notify, environ=environ)
     entries = store.read()
     missing = [n for n in generated_names(project.schema, environment) if n not in entries]
     if ENVIRONMENT_KEY not in entries:
@@ -85,7 +85,7 @@ def prepare(
             hint=f"keys are created on purpose: run `secconf keys ensure --env "
             f"{environment.name}` first",
         )
-    pending = provisional_keys(project, environment, entries) if missing else []
+    pending = provisional_keys(project.schema, environment, entries) if missing else []
     return _resolved(project, environment, store, entries, pending, environ, check)
 
 
@@ -193,41 +193,38 @@ def _require_from_env(config: Config) -> None:
         )
 
 
-def read_stored(
-    project: Project, environment: Environment
-) -> tuple[dict[str, StoredValue] | None, bytes | None]:
-    """The stored values of an environment and its fingerprint key, without creating
-    anything: (None, None) when it uses no store or the store is empty."""
+@dataclass(frozen=True)
+class StoredState:
+    """What an environment's store holds, read without creating anything: the stored
+    values (None: nothing stored), the fingerprint key, and a replayed store found."""
+
+    values: dict[str, StoredValue] | None = field(default=None, repr=False)
+    fingerprint_key: bytes | None = field(default=None, repr=False)
+    replay: StoreReplay | None = None
+
+
+def read_stored(project: Project, environment: Environment) -> StoredState:
+    """The stored values of an environment, without creating anything: an empty state
+    when it stores nothing, or nothing yet (then no key or token is needed)."""
     from secconf.environment.resolve import stored_names
-    from secconf.store import environment_keys, open_store, stored_values
+    from secconf.store import environment_keys, may_hold_values, stored_values
 
     if not stored_names(project.schema, environment):
-        return None, None
-    settings = environment.store
-    if (
-        settings.backend == "file"
-        and not project.placement.path(environment.name, "store").exists()
-    ):
-        return None, None  # nothing stored yet: no need to load the store
-    store = open_store(project, environment)
+        return StoredState()
+    if not may_hold_values(project.store_context(environment)):
+        return StoredState()  # nothing stored yet: no need to load the store
+    store = project.open_store(environment)
     entries = store.read()
     keys = environment_keys(entries)
-    return stored_values(entries, store), keys.fingerprint if keys else None
+    return StoredState(
+        stored_values(entries, store), keys.fingerprint if keys else None, store.replay()
+    )
 
 
-def read_stored_checked(
-    project: Project, environment: Environment
-) -> tuple[dict[str, StoredValue] | None, StoreReplay | None]:
-    """Like `read_stored`, with what the read found if the store went back (a file store
-    older than one seen before), for validation to report."""
-    from secconf.environment.resolve import stored_names
-    from secconf.store import open_store, stored_values
-
-    settings = environment.store
-    if not stored_names(project.schema, environment) or (
-        settings.backend == "file" and not project.path(settings.file.path, environment).exists()
-    ):
-        return None, None
-    store = open_store(project, environment)
-    entries = store.read()
-    return stored_values(entries, store), store.replay()
+def resolve_for_reading(
+    project: Project, environment: Environment, *, offline: bool
+) -> tuple[Config, StoredState]:
+    """An environment resolved with what its store holds (nothing read `offline`): what
+    validate, audit and diff start from. Generates and writes nothing."""
+    state = StoredState() if offline else read_stored(project, environment)
+    return project.resolve(environment, stored=state.values), state

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from secconf.core.errors import InputError
 from secconf.core.paths import (
@@ -18,10 +19,32 @@ from secconf.core.paths import (
 )
 from secconf.environment.loader import Environment, EnvironmentSet
 from secconf.environment.resolve import Config, StoredValue, resolve
+from secconf.environment.settings import SettingsRegistry
 from secconf.schema.loader import load_schema
 from secconf.schema.models import Schema
 
-__all__ = ["ENVIRONMENTS_DIR", "SCHEMA_DIR", "TEMPLATES_DIR", "Project", "find_root"]
+if TYPE_CHECKING:
+    from secconf.store.base import SecretStore
+    from secconf.store.registry import StoreContext
+
+__all__ = ["ENVIRONMENTS_DIR", "SCHEMA_DIR", "TEMPLATES_DIR", "Project", "find_root", "settings"]
+
+
+def _quiet(message: str) -> None:
+    """Say nothing."""
+
+
+def settings() -> SettingsRegistry:
+    """The settings every registered render target and store backend declares."""
+    from secconf.render import registry as render_registry
+    from secconf.store import registry as store_registry
+
+    return SettingsRegistry(
+        targets=render_registry.settings_models(),
+        stores=store_registry.settings_models(),
+        default_store=store_registry.default_backend(),
+        shared_outputs=render_registry.shared_outputs(),
+    )
 
 
 def find_root(start: Path) -> Path:
@@ -64,8 +87,45 @@ class Project:
 
     @cached_property
     def environments(self) -> EnvironmentSet:
-        """The environment files of `environments/`."""
-        return EnvironmentSet(self.root / ENVIRONMENTS_DIR, root=self.root)
+        """The environment files of `environments/`, read with the settings every
+        registered render target and store backend declares."""
+        return EnvironmentSet(self.root / ENVIRONMENTS_DIR, settings=settings(), root=self.root)
+
+    def store_context(
+        self,
+        environment: Environment,
+        *,
+        notify: Callable[[str], None] | None = None,
+        environ: Mapping[str, str] | None = None,
+        skip_tls_verify: bool = False,
+    ) -> StoreContext:
+        """What the store layer needs to open or administer this environment's store."""
+        from secconf.store.registry import StoreContext
+
+        return StoreContext(
+            self.root,
+            self.placement,
+            environment,
+            notify=notify or _quiet,
+            environ=environ,
+            skip_tls_verify=skip_tls_verify,
+        )
+
+    def open_store(
+        self,
+        environment: Environment,
+        *,
+        notify: Callable[[str], None] | None = None,
+        environ: Mapping[str, str] | None = None,
+        skip_tls_verify: bool = False,
+    ) -> SecretStore:
+        """The environment's secret store, as its store settings say."""
+        from secconf.store.registry import open_store
+
+        context = self.store_context(
+            environment, notify=notify, environ=environ, skip_tls_verify=skip_tls_verify
+        )
+        return open_store(context)
 
     def select(self, names: Iterable[str], *, all_: bool) -> list[Environment]:
         """The environments named, or every concrete one with `all_` or no names."""

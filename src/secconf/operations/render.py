@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from secconf.core.errors import InputError
 from secconf.core.files import Transaction, private_directory, write_error
-from secconf.core.paths import DOTENV_EXAMPLE, PRIVATE_DIR
+from secconf.core.paths import PRIVATE_DIR, TEMPLATES_DIR
 from secconf.environment.loader import Environment
 from secconf.operations.project import Project
 
@@ -47,6 +47,37 @@ class Written:
     artifact: Artifact
     shown: str  # where it went, as the user named it
     changed: bool
+
+
+def render(
+    project: Project,
+    names: Sequence[str],
+    *,
+    all_: bool,
+    target: str,
+    notify: Callable[[str], None],
+    out: Path | None = None,
+    force: bool = False,
+    templates_dir: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> list[Written]:
+    """`secconf render`: the named environments (every one with `all_` or no names)
+    rendered for `target` with the repository's templates, all files written or none.
+    A target that renders one file from the schema renders it once."""
+    from secconf.core.errors import InputError
+    from secconf.render.registry import get
+    from secconf.render.templating import Templates
+
+    environments = project.select(names, all_=all_)
+    if get(target).scope == "schema":
+        environments = environments[:1]  # one file from the schema, whatever the environment
+    if out is not None and len(environments) > 1:
+        raise InputError("--out takes a single --env", hint="name one environment with --env")
+    templates = Templates(templates_dir or project.root / TEMPLATES_DIR)
+    return render_environments(
+        project, environments, target, templates, notify=notify, out=out, force=force,
+        environ=environ,
+    )
 
 
 def render_environments(
@@ -98,8 +129,9 @@ def _prepare(
     environ: Mapping[str, str] | None,
 ) -> Prepared | None:
     from secconf.operations.prepare import prepare
+    from secconf.render.registry import get
 
-    if target == DOTENV_EXAMPLE:
+    if get(target).scope == "schema":
         return None  # one file from the schema alone: no store, no value of anyone's
     return prepare(project, environment, notify=notify, environ=environ)
 
@@ -111,12 +143,14 @@ def _render(
     prepared: Prepared | None,
     environment: Environment,
 ) -> Artifact:
-    from secconf.render import TARGETS, RenderInput
+    from secconf.render import RenderInput
+    from secconf.render.registry import get
 
+    renderer = get(target).render
     if prepared is None:  # .env.example: the schema's defaults, nobody's values
         config = project.resolve(environment, stored={}, environ={})
-        return TARGETS[target](RenderInput(config, templates, b""))
-    return TARGETS[target](RenderInput(prepared.config, templates, prepared.checksum_key))
+        return renderer(RenderInput(config, templates, b""))
+    return renderer(RenderInput(prepared.config, templates, prepared.checksum_key))
 
 
 def _commit_keys(

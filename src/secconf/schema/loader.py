@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from secconf.core.errors import InputError
+from secconf.core.paths import shown_path
 from secconf.core.yamlio import Document, load_document
 from secconf.schema.models import Schema, Section, Variable
 
@@ -25,7 +26,7 @@ def load_schema(directory: Path, *, root: Path | None = None) -> Schema:
     seen: dict[str, str] = {}
     where: dict[str, tuple[str, int | None]] = {}
     for path in files:
-        shown = _display(path, root)
+        shown = shown_path(root, path)
         doc = load_document(path, display=shown)
         section = _section(doc)
         for i, var in enumerate(section.variables):
@@ -39,18 +40,9 @@ def load_schema(directory: Path, *, root: Path | None = None) -> Schema:
             seen[var.name] = shown
             where[var.name] = (shown, doc.line("variables", i, "generator"))
         sections.append(section)
-    schema = Schema(sections=tuple(sections), files=tuple(_display(p, root) for p in files))
+    schema = Schema(sections=tuple(sections), files=tuple(shown_path(root, p) for p in files))
     check_generators(schema, where)
     return schema
-
-
-def _display(path: Path, root: Path | None) -> str:
-    if root is not None:
-        try:
-            return str(path.relative_to(root))
-        except ValueError:
-            pass
-    return str(path)
 
 
 def _section(doc: Document) -> Section:

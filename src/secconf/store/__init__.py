@@ -1,19 +1,16 @@
-"""Secret stores: where generated keys are kept (`file`, the default, or `vault`)."""
+"""Secret stores: where generated keys are kept, in one of the backends of
+`secconf.store.backends` (`file`, the default, or `vault`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from functools import partial
-from pathlib import Path
 from typing import NamedTuple
 
-from secconf.core.errors import StoreError
-from secconf.core.paths import fill
-from secconf.environment.loader import Environment
 from secconf.environment.resolve import StoredValue
-from secconf.operations.project import Project
 from secconf.store.base import Entry, SecretStore, StoredValuesDiffer, Version
-from secconf.store.masterkey import MasterKey, create_key_file, env_var_for, find_master_key
+from secconf.store.masterkey import MasterKey
+from secconf.store.registry import StoreContext, may_hold_values, open_store
 
 Notify = Callable[[str], None]
 
@@ -22,115 +19,6 @@ Notify = Callable[[str], None]
 # objects: both change nothing when shown, and reveal nothing about any value. Its name
 # is not a valid variable name, so it can never clash with one.
 ENVIRONMENT_KEY = "secconf.environment-key"
-
-
-def _quiet(message: str) -> None:
-    """The default notice sink: say nothing."""
-
-
-def master_key_provider(
-    project: Project,
-    environment: Environment,
-    *,
-    notify: Notify = _quiet,
-    environ: Mapping[str, str] | None = None,
-) -> Callable[[bool], MasterKey]:
-    """A function that finds the environment's master key, creating it only when allowed.
-
-    A key is created on the first write of a non-production environment, with a notice;
-    production never creates one as a side effect (`secconf store init` does, on purpose).
-    The key is read afresh on every call, never cached: a writer reads it under its
-    locks, so a `store rekey` that ran meanwhile is never undone with the old key.
-    """
-    key_file = project.placement.path(environment.name, "key file")  # checked, resolved
-    shown = fill(environment.store.file.key_file, env=environment.name)
-
-    def provide(may_create: bool) -> MasterKey:
-        key = find_master_key(environment.name, key_file, environ)
-        if key is None and may_create and not environment.production:
-            key, created = create_key_file(key_file, project.root)
-        else:
-            created = False
-        if created:
-            notify(
-                f"created the master key {shown} (mode 0600, git-ignored) for the "
-                f"{environment.name} store; share it with your team and CI as described in "
-                "the README, never through git"
-            )
-        if key is None:
-            raise StoreError(
-                f"no master key for environment {environment.name}",
-                hint=f"set {env_var_for(environment.name)} or SECCONF_MASTER_KEY, or put the key "
-                f"in {shown}"
-                + (
-                    "; production never creates one silently: create it on purpose with "
-                    f"`secconf store init --env {environment.name}`"
-                    if environment.production
-                    else ""
-                ),
-            )
-        return key
-
-    return provide
-
-
-def open_store(
-    project: Project,
-    environment: Environment,
-    *,
-    notify: Notify = _quiet,
-    environ: Mapping[str, str] | None = None,
-    skip_tls_verify: bool = False,
-) -> SecretStore:
-    """The secret store of an environment, as its store settings say."""
-    settings = environment.store
-    if settings.backend == "vault":
-        from secconf.core.vaultclient import vault_connection
-        from secconf.store.vault import VaultStore
-
-        connection = vault_connection(
-            settings.vault.address, StoreError, environ=environ, skip_verify=skip_tls_verify
-        )
-        return VaultStore(
-            connection, settings.vault.mount, fill(settings.vault.path, env=environment.name)
-        )
-    from secconf.store.file import FileStore
-    from secconf.store.generations import state_file
-
-    relative = fill(settings.file.path, env=environment.name)
-    keys = master_key_provider(project, environment, notify=notify, environ=environ)
-    key_file = project.path(settings.file.key_file, environment)
-    return FileStore(
-        project.placement.path(environment.name, "store"),  # checked, resolved
-        environment.name,
-        keys,
-        shown=relative,
-        lock_path=lock_path(project, relative),
-        root=project.root,
-        key_lock_path=key_lock_path(project, key_file),
-        key_file=key_file,
-        state_path=state_file(project.root),
-        notify=notify,
-    )
-
-
-def lock_path(project: Project, relative: str) -> Path:
-    """Where a file store's lock lives: in the git-ignored .secconf/, not beside the store."""
-    name = relative.replace("/", "__")
-    if len(name) > 200:  # a file name has at most 255 bytes
-        import hashlib
-
-        name = f"{name[:100]}-{hashlib.sha256(relative.encode()).hexdigest()[:16]}"
-    return project.root / ".secconf" / "locks" / (name + ".lock")
-
-
-def key_lock_path(project: Project, key_file: Path) -> Path:
-    """The lock of a master key file: `store rekey` holds it throughout, and every write of
-    a file store that reads this key file takes it first (then the store's own lock)."""
-    import hashlib
-
-    digest = hashlib.sha256(str(key_file.resolve()).encode("utf-8", "surrogatepass"))
-    return project.root / ".secconf" / "locks" / f"key-{digest.hexdigest()[:16]}.lock"
 
 
 def stored_values(entries: Mapping[str, Entry], store: SecretStore) -> dict[str, StoredValue]:
@@ -231,12 +119,11 @@ __all__ = [
     "EnvironmentKeys",
     "MasterKey",
     "SecretStore",
+    "StoreContext",
     "Version",
     "ensure_environment_key",
     "environment_keys",
-    "key_lock_path",
-    "lock_path",
-    "master_key_provider",
+    "may_hold_values",
     "new_environment_key",
     "open_store",
     "put_values",

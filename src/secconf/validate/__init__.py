@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from secconf.environment.resolve import Config
 from secconf.validate import application, rules
@@ -49,7 +49,8 @@ def validate(
     """Every finding for one resolved environment, in file and line order.
 
     `shares_key_with`: the non-production environments that read the same master key
-    file (see `shared_key_files`), for the rule that production keeps its own.
+    file (`secconf.operations.validate.shared_key_files`), for the rule that production
+    keeps its own.
     `replay`: what reading the store found if it went back (`StoreReplay`).
     """
     check = Check(config, shares_key_with=shares_key_with, replay=replay)
@@ -58,19 +59,4 @@ def validate(
     return sorted(check.findings, key=sort_key)
 
 
-def shared_key_files(project: Any) -> dict[str, tuple[str, ...]]:
-    """For each production environment with a file store, the non-production
-    environments whose file store reads the same master key file."""
-    files: dict[str, tuple[Any, bool]] = {}
-    for name in project.environments.names():
-        env = project.environments.get(name)
-        if env.store.backend == "file":
-            files[name] = (project.path(env.store.file.key_file, env).resolve(), env.production)
-    return {
-        name: tuple(o for o, (p, prod) in files.items() if p == path and not prod)
-        for name, (path, production) in files.items()
-        if production
-    }
-
-
-__all__ = ["CHECKS", "RULES", "Finding", "Rule", "Severity", "shared_key_files", "validate"]
+__all__ = ["CHECKS", "RULES", "Finding", "Rule", "Severity", "validate"]

@@ -164,7 +164,9 @@ def shared_master_key(check: Check) -> None:
     """SC020: whoever can decrypt a development store can decrypt production's."""
     if not check.production or not check.shares_key_with:
         return
-    settings = check.config.environment.store.file
+    from secconf.store.backends.file import file_settings
+
+    settings = file_settings(check.config.environment)
     others = ", ".join(check.shares_key_with)
     check.add(
         "SC020",

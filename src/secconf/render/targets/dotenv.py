@@ -1,17 +1,32 @@
-"""The `.env` target, and `.env.example`."""
+"""The `.env` target: one `NAME=value` line per delivered variable."""
 
 from __future__ import annotations
 
 import io
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from secconf.core.errors import RenderError
+from secconf.environment.loader import Environment
+from secconf.environment.settings import PathRole, SettingsModel, settings_as
 from secconf.render._dotenv_quote import dotenv_line
 from secconf.render.base import Artifact, RenderInput, delivered_values, target_path
+from secconf.render.registry import Destination, RenderTarget
 from secconf.schema.models import Variable
 
+NAME = "dotenv"
 
-def _environment_context(data: RenderInput) -> dict[str, Any]:
+
+class DotenvSettings(SettingsModel):
+    """Where `secconf render --target dotenv` writes."""
+
+    path_roles: ClassVar[Mapping[str, PathRole]] = {"path": "output"}
+
+    path: str = "out/{env}.env"
+
+
+def environment_context(data: RenderInput) -> dict[str, Any]:
+    """What every .env template is told about the environment it renders."""
     environment = data.config.environment
     return {
         "environment": {
@@ -43,39 +58,11 @@ def render_dotenv(data: RenderInput) -> Artifact:
             else:
                 items.append({"name": variable.name, "line": None, "why": _why_unset(variable)})
         sections.append({"name": section.name, "variables": items})
-    text = data.render("dotenv.j2", {**_environment_context(data), "sections": sections})
+    text = data.render("dotenv.j2", {**environment_context(data), "sections": sections})
     check_dotenv(text, delivered, "dotenv.j2")
-    path = target_path(config.environment.targets.dotenv.path, config)
-    return Artifact("dotenv", config.environment.name, text.encode("utf-8"), path)
-
-
-def render_dotenv_example(data: RenderInput) -> Artifact:
-    """Every variable with its description; defaults filled in, sensitive values empty."""
-    config = data.config
-    expected: dict[str, str] = {}
-    sections = []
-    for section in config.schema.sections:
-        items = []
-        for variable in section.variables:
-            value = "" if variable.sensitive else (variable.default_text() or "")
-            expected[variable.name] = value
-            items.append(
-                {
-                    "name": variable.name,
-                    "line": dotenv_line(variable.name, value),
-                    "description": variable.description,
-                    "sensitive": variable.sensitive,
-                }
-            )
-        sections.append({"name": section.name, "variables": items})
-    context = {**_environment_context(data), "sections": sections}
-    text = data.render("dotenv-example.j2", context)
-    check_dotenv(text, expected, "dotenv-example.j2")
-    path = config.environment.targets.dotenv_example.path
-    # No value in it is secret: it is meant to be committed and read by everyone.
-    return Artifact(
-        "dotenv-example", config.environment.name, text.encode("utf-8"), path, mode=0o644
-    )
+    settings = settings_as(config.environment.targets[NAME], DotenvSettings)
+    path = target_path(settings.path, config)
+    return Artifact(NAME, config.environment.name, text.encode("utf-8"), path)
 
 
 def check_dotenv(text: str, expected: dict[str, str], template: str) -> None:
@@ -113,3 +100,26 @@ def check_dotenv(text: str, expected: dict[str, str], template: str) -> None:
             file=where,
             hint="write each `item.line` as it is, on a line of its own",
         )
+
+
+def _destination(environment: Environment, name: str) -> Destination:
+    path = target_path_of(environment)
+    return Destination({"target": NAME, "path": path, "key": name}, f"dotenv {path}")
+
+
+def target_path_of(environment: Environment) -> str:
+    """The .env file an environment renders to."""
+    from secconf.core.paths import fill
+
+    settings = settings_as(environment.targets[NAME], DotenvSettings)
+    return fill(settings.path, env=environment.name)
+
+
+TARGET = RenderTarget(
+    name=NAME,
+    summary="a .env file (python-dotenv, Docker Compose and bash read it alike)",
+    settings=DotenvSettings,
+    render=render_dotenv,
+    destination=_destination,
+    order=10,
+)

@@ -3,32 +3,72 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from pydantic import Field
 
 from secconf.core.errors import RenderError
 from secconf.core.paths import fill
+from secconf.environment.loader import Environment
+from secconf.environment.settings import PathRole, SettingsModel, settings_as
 from secconf.render.base import Artifact, RenderInput, checksum, delivered_values, target_path
+from secconf.render.registry import Destination, RenderTarget
+
+NAME = "kubernetes"
 
 CHECKSUM_ANNOTATION = "secconf/checksum"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "secconf"}
 _TEMPLATE = "kubernetes.yaml.j2"
 
 
+class KubernetesSettings(SettingsModel):
+    """The Secret and ConfigMap an environment is delivered as."""
+
+    path_roles: ClassVar[Mapping[str, PathRole]] = {"path": "output"}
+    placeholders: ClassVar[Mapping[str, Mapping[str, str]]] = {
+        "secret_name": {"app": "app_name"},
+        "configmap_name": {"app": "app_name"},
+    }
+
+    path: str = "out/{env}.k8s.yaml"
+    namespace: str = "default"
+    app_name: str = "app"
+    secret_name: str = "{app}-secrets"  # noqa: S105 (a name, not a password)
+    configmap_name: str = "{app}-config"
+    all_in_secret: bool = False
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    context: str | None = None
+
+
+def kubernetes_settings(environment: Environment) -> KubernetesSettings:
+    """The environment's `targets.kubernetes` settings."""
+    return settings_as(environment.targets[NAME], KubernetesSettings)
+
+
+def object_names(environment: Environment) -> tuple[str, str]:
+    """The names of the environment's Secret and ConfigMap."""
+    settings = kubernetes_settings(environment)
+    names = {"app": settings.app_name, "env": environment.name}
+    return fill(settings.secret_name, **names), fill(settings.configmap_name, **names)
+
+
 def kubernetes_objects(data: RenderInput) -> list[dict[str, Any]]:
     """The Secret and (unless everything goes into the Secret) the ConfigMap, as data."""
     config = data.config
-    settings = config.environment.targets.kubernetes
+    settings = kubernetes_settings(config.environment)
     delivered = delivered_values(config)
     labels = {**settings.labels, **MANAGED_BY, "app.kubernetes.io/name": settings.app_name}
     annotations = {
         **settings.annotations,
         CHECKSUM_ANNOTATION: checksum(delivered, data.checksum_key),
     }
-    names = {"app": settings.app_name, "env": config.environment.name}
+    secret_name, configmap_name = object_names(config.environment)
 
     def metadata(name: str) -> dict[str, Any]:
         return {
-            "name": fill(name, **names),
+            "name": name,
             "namespace": settings.namespace,
             "labels": dict(labels),
             "annotations": dict(annotations),
@@ -39,7 +79,7 @@ def kubernetes_objects(data: RenderInput) -> list[dict[str, Any]]:
     secret = {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": metadata(settings.secret_name),
+        "metadata": metadata(secret_name),
         "type": "Opaque",
         "data": {
             k: base64.b64encode(v.encode("utf-8")).decode("ascii") for k, v in in_secret.items()
@@ -50,7 +90,7 @@ def kubernetes_objects(data: RenderInput) -> list[dict[str, Any]]:
     configmap = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": metadata(settings.configmap_name),
+        "metadata": metadata(configmap_name),
         "data": in_configmap,
     }
     return [secret, configmap]
@@ -76,8 +116,8 @@ def render_kubernetes(data: RenderInput) -> Artifact:
     }
     text = data.render(_TEMPLATE, context)
     check_manifests(text, objects)
-    path = target_path(config.environment.targets.kubernetes.path, config)
-    return Artifact("kubernetes", config.environment.name, text.encode("utf-8"), path)
+    path = target_path(kubernetes_settings(config.environment).path, config)
+    return Artifact(NAME, config.environment.name, text.encode("utf-8"), path)
 
 
 _ALLOWED_FIELDS = {
@@ -122,3 +162,21 @@ def check_manifests(text: str, intended: list[dict[str, Any]]) -> None:
             raise fail(f"do not carry exactly the intended data in the {want['kind']}")
         if want["kind"] == "Secret" and got.get("type") != "Opaque":
             raise fail("do not make the Secret of type Opaque")
+
+
+def _destination(environment: Environment, name: str) -> Destination:
+    settings = kubernetes_settings(environment)
+    secret = object_names(environment)[0]
+    fields = {"target": NAME, "namespace": settings.namespace, "secret": secret, "key": name}
+    return Destination(fields, f"k8s {settings.namespace}/{secret}:{name}")
+
+
+TARGET = RenderTarget(
+    name=NAME,
+    summary="a Kubernetes Secret (sensitive variables) and ConfigMap (the others)",
+    settings=KubernetesSettings,
+    render=render_kubernetes,
+    destination=_destination,
+    deploy="secconf.deploy.kubernetes:KubernetesDeploy",
+    order=20,
+)

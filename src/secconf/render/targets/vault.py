@@ -3,10 +3,38 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import ClassVar
 
 from secconf.core.errors import RenderError
 from secconf.core.paths import fill
+from secconf.environment.loader import Environment
+from secconf.environment.settings import PathRole, SettingsModel, settings_as
 from secconf.render.base import Artifact, RenderInput, delivered_values, target_path
+from secconf.render.registry import Destination, RenderTarget
+
+NAME = "vault"
+
+
+class VaultSettings(SettingsModel):
+    """The KV v2 secret an environment is delivered to."""
+
+    path_roles: ClassVar[Mapping[str, PathRole]] = {"path": "output"}
+
+    path: str = "out/{env}.vault.json"
+    mount: str = "secret"
+    secret_path: str = "{env}/app"  # noqa: S105 (a path, not a password)
+    address: str | None = None
+
+
+def vault_settings(environment: Environment) -> VaultSettings:
+    """The environment's `targets.vault` settings."""
+    return settings_as(environment.targets[NAME], VaultSettings)
+
+
+def secret_path(environment: Environment) -> str:
+    """The KV v2 path (under the mount) the environment is delivered to."""
+    return fill(vault_settings(environment).secret_path, env=environment.name)
 
 
 def vault_payload(data: RenderInput) -> dict[str, str]:
@@ -32,8 +60,24 @@ def render_vault(data: RenderInput) -> Artifact:
             file="templates/vault.json.j2",
             hint="render `data | to_json` and nothing else",
         )
-    settings = config.environment.targets.vault
-    secret_path = fill(settings.secret_path, env=config.environment.name)
+    settings = vault_settings(config.environment)
     path = target_path(settings.path, config)
-    note = f"vault kv put -mount={settings.mount} {secret_path} @{{path}}"
-    return Artifact("vault", config.environment.name, text.encode("utf-8"), path, note)
+    note = f"vault kv put -mount={settings.mount} {secret_path(config.environment)} @{{path}}"
+    return Artifact(NAME, config.environment.name, text.encode("utf-8"), path, note)
+
+
+def _destination(environment: Environment, name: str) -> Destination:
+    mount, path = vault_settings(environment).mount, secret_path(environment)
+    fields = {"target": NAME, "mount": mount, "path": path, "key": name}
+    return Destination(fields, f"vault {mount}/{path}:{name}")
+
+
+TARGET = RenderTarget(
+    name=NAME,
+    summary="the JSON payload of the environment's Vault KV v2 secret",
+    settings=VaultSettings,
+    render=render_vault,
+    destination=_destination,
+    deploy="secconf.deploy.vault:VaultDeploy",
+    order=30,
+)

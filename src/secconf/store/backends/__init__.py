@@ -1,0 +1,1 @@
+"""Store backends: one module per backend, each declaring a `StoreBackend`."""
