@@ -24,6 +24,7 @@ from tests.support.repo import Result, make_repo, run, write_env
 
 from secconf.core import redact
 from secconf.core.errors import SecconfError
+from secconf.core.secret import reveal
 
 
 def canary(kind: str) -> str:
@@ -379,7 +380,7 @@ def test_debug_tracebacks_are_redacted(tmp_path: Path, monkeypatch: pytest.Monke
 
     def boom(config, **options):
         # A library whose exception quotes what it was handed, as requests' does.
-        raise ValueError(f"bad input {config.text('TURNSTILE_SECRET_KEY')!r} under {master}")
+        raise ValueError(f"bad input {reveal(config.value('TURNSTILE_SECRET_KEY'))!r} under {master}")
 
     monkeypatch.setattr(validate_module, "validate", boom)
     result = run(root, "--debug", "validate", "--offline")
@@ -662,7 +663,7 @@ def test_no_canary_from_internal_errors(world: Path, monkeypatch: pytest.MonkeyP
         return fail
 
     def validate_quoting(config, **options):
-        values = {name: config.text(name) for name in config.values}
+        values = {name: reveal(config.value(name)) for name in config.values}
         raise ValueError(f"cannot validate {values}")
 
     def read_quoting(self, *args, **kwargs):

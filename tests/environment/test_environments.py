@@ -50,8 +50,8 @@ def project(tmp_path: Path) -> Project:
 def test_child_wins_and_settings_merge(project: Project) -> None:
     env = project.environments.get("staging")
     config = project.resolve(env, environ={"CI_JWT_KEY": "k" * 64})
-    assert config.text("ACCESS_TOKEN_EXPIRE_HOURS") == "6"  # child wins
-    assert config.text("JWT_ALGORITHM") == "HS384"  # inherited
+    assert config.value("ACCESS_TOKEN_EXPIRE_HOURS") == "6"  # child wins
+    assert config.value("JWT_ALGORITHM") == "HS384"  # inherited
     assert env.targets["kubernetes"].namespace == "staging-ns"
     assert env.targets["kubernetes"].app_name == "shop"  # deep merge keeps the parent's key
     assert env.production is False
@@ -90,15 +90,15 @@ def test_sensitive_values_are_masked(project: Project) -> None:
 
 def test_yaml_one_one_traps_keep_the_written_text(project: Project) -> None:
     config = project.resolve(project.environments.get("staging"), environ={})
-    assert config.text("TURNSTILE_SITE_KEY") == "0x4AAAAAAA"  # YAML 1.1 reads an int
-    assert config.text("TURNSTILE_ENABLED") == "yes"  # ... and a bool
+    assert config.value("TURNSTILE_SITE_KEY") == "0x4AAAAAAA"  # YAML 1.1 reads an int
+    assert config.value("TURNSTILE_ENABLED") == "yes"  # ... and a bool
 
 
 def test_null_goes_back_to_the_default_and_production_inherits(project: Project) -> None:
     env = project.environments.get("production")
     config = project.resolve(env, environ={})
     assert env.production is True
-    assert config.text("JWT_ALGORITHM") == "HS256"
+    assert config.value("JWT_ALGORITHM") == "HS256"
     assert config.values["JWT_ALGORITHM"].provenance.kind == "default"
     assert env.chain == (
         "environments/production.yaml",

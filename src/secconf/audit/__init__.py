@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from secconf.core.secret import fingerprint
+from secconf.core.secret import Secret, fingerprint
 from secconf.environment.resolve import Config, Resolved
 
 
@@ -146,8 +146,10 @@ def sensitive_items(
         variable = resolved.variable
         if not variable.sensitive:
             continue
-        text = config.text(name)
-        is_set = bool(text)
+        value = config.value(name)
+        is_set = value is not None and not (
+            value.is_empty() if isinstance(value, Secret) else not value
+        )
         kind = resolved.provenance.kind
         # Missing: a value is expected and none is there (not an empty documented default).
         from_store = kind in ("generated", "stored")
@@ -170,7 +172,7 @@ def sensitive_items(
                 provenance=provenance,
                 destinations=[d.to_dict() for d in places],
                 destination_texts=tuple(d.text for d in places),
-                fingerprint=fingerprint(text, fingerprint_key) if is_set and text else None,
+                fingerprint=fingerprint(value, fingerprint_key) if is_set and value else None,
                 age_days=_age_days(resolved.provenance.created_at, moment),
                 rotate_after_days=variable.rotate_after_days,
                 missing=missing,

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from secconf.core.secret import fingerprint
+from secconf.core.secret import Secret, fingerprint
 from secconf.environment.resolve import Config
+from secconf.schema.models import Variable
 from secconf.schema.values import canonical_text
 
 
-def _fingerprint(text: str, key: bytes | None) -> str:
-    return fingerprint(text, key) or "(set; no store key to fingerprint it)"
+def _fingerprint(value: str | Secret, key: bytes | None) -> str:
+    return fingerprint(value, key) or "(set; no store key to fingerprint it)"
+
+
+def _canonical(variable: Variable, value: str | Secret | None) -> str | Secret | None:
+    """The value as the application reads it; a sensitive one stays masked (a sensitive
+    variable is text, whose canonical form is itself)."""
+    if value is None or isinstance(value, Secret):
+        return value
+    return canonical_text(variable, value)
 
 
 @dataclass(frozen=True)
@@ -43,13 +52,10 @@ def compare(left: Config, right: Config, key: bytes | None) -> list[DiffRow]:
     rows = []
     for name, resolved in left.values.items():
         variable = resolved.variable
-        texts = []
-        for config in (left, right):
-            text = config.text(name)
-            texts.append(None if text is None else canonical_text(variable, text))
+        values = [_canonical(variable, config.value(name)) for config in (left, right)]
         shown = [
-            None if t is None else (_fingerprint(t, key) if variable.sensitive else t)
-            for t in texts
+            None if v is None else (_fingerprint(v, key) if isinstance(v, Secret) else v)
+            for v in values
         ]
-        rows.append(DiffRow(name, variable.sensitive, shown[0], shown[1], texts[0] == texts[1]))
+        rows.append(DiffRow(name, variable.sensitive, shown[0], shown[1], values[0] == values[1]))
     return rows

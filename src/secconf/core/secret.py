@@ -39,6 +39,10 @@ class Secret:
     def __format__(self, spec: str) -> str:
         return MASK
 
+    def is_empty(self) -> bool:
+        """True for the empty string (a documented "(empty)" default), without revealing."""
+        return not self._value
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Secret):
             return NotImplemented

@@ -95,13 +95,13 @@ class Config:
     values: dict[str, Resolved]
     unknown: list[UnknownName] = field(default_factory=list)
 
-    def text(self, name: str) -> str | None:
-        """The plain text of a variable's value (revealed), or None when unset."""
+    def value(self, name: str) -> str | Secret | None:
+        """A variable's value as the application reads it, masked when sensitive (None:
+        unset or unknown). Values are revealed only where they are delivered
+        (`secconf.render.base.delivered_values`) and where the rules inspect them
+        (`secconf.validate.context.Check.text`)."""
         resolved = self.values.get(name)
-        if resolved is None or resolved.value is None:
-            return None
-        value = resolved.value
-        return value.reveal() if isinstance(value, Secret) else value
+        return None if resolved is None else resolved.value
 
 
 def generated_names(schema: Schema, environment: Environment) -> list[str]:

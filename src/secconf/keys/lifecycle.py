@@ -63,7 +63,8 @@ def _algorithm(schema: Schema, environment: Environment, members: list[Variable]
     if gen is None or gen.algorithm_variable is None:
         return None
     config = resolve(schema, environment, stored={}, environ=os.environ)
-    return config.text(gen.algorithm_variable)
+    value = config.value(gen.algorithm_variable)
+    return value if isinstance(value, str) else None  # an algorithm name is not a secret
 
 
 def _report(

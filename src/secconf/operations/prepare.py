@@ -150,7 +150,6 @@ def _check(config: Config, check: bool) -> None:
     from secconf.validate import validate
 
     _require_from_env(config)
-    _require_utf8(config)
     if not check:
         return
     errors = [f for f in validate(config) if f.severity == "error"]
@@ -161,22 +160,6 @@ def _check(config: Config, check: bool) -> None:
             list(errors),
             hint=f"run `secconf validate --env {name}` and fix them",
         )
-
-
-def _require_utf8(config: Config) -> None:
-    # A process environment can hold bytes that are not UTF-8 (Python keeps them as
-    # lone surrogates); no target can carry them.
-    for name in config.values:
-        text = config.text(name)
-        if text is None:
-            continue
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise RenderError(
-                f"{name} holds bytes that are not UTF-8 text",
-                hint="set it to UTF-8 text (a base64 encoding carries any bytes)",
-            ) from None
 
 
 def _require_from_env(config: Config) -> None:

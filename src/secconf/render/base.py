@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from secconf.core.secret import reveal
 from secconf.environment.resolve import Config
 from secconf.schema.models import Variable
 from secconf.schema.values import canonical_text
@@ -53,8 +54,8 @@ def delivered_values(config: Config) -> list[tuple[Variable, str]]:
     """
     out = []
     for resolved in config.values.values():
-        text = config.text(resolved.variable.name)
-        if text is not None:
+        if resolved.value is not None:
+            text = reveal(resolved.value)  # delivery: the one place values leave their mask
             out.append((resolved.variable, canonical_text(resolved.variable, text)))
     return out
 

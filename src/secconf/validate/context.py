@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
+from secconf.core.secret import reveal
 from secconf.environment.models import Location
 from secconf.environment.resolve import Config, Resolved
 from secconf.schema.values import parse_value
@@ -78,7 +79,9 @@ class Check:
 
     def text(self, name: str) -> str | None:
         """The plain text of `name`, or None when unset or unknown."""
-        return self.config.text(name) if self.has(name) else None
+        value = self.config.value(name)
+        # The rules inspect values here (and only here); findings never quote a secret.
+        return None if value is None else reveal(value)
 
     def value(self, name: str) -> str | bool | int | None:
         """`name` as the application reads it, or None when unset or unreadable."""
