@@ -60,13 +60,13 @@ def test_child_wins_and_settings_merge(project: Project) -> None:
 def test_provenance_of_each_source(project: Project) -> None:
     config = project.resolve(project.environments.get("staging"), environ={"CI_JWT_KEY": "s" * 40})
     values = config.values
-    assert (
-        values["ACCESS_TOKEN_EXPIRE_HOURS"].provenance.describe()
-        == "literal at environments/staging.yaml:3"
-    )
-    assert values["JWT_ALGORITHM"].provenance.describe() == "literal at environments/base.yaml:3"
-    assert values["JWT_SECRET_KEY"].provenance.describe() == "from_env CI_JWT_KEY"
-    assert values["REFRESH_TOKEN_EXPIRE_DAYS"].provenance.describe() == "schema default"
+    expiry = values["ACCESS_TOKEN_EXPIRE_HOURS"].provenance
+    assert (expiry.kind, str(expiry.at)) == ("literal", "environments/staging.yaml:3")
+    algorithm = values["JWT_ALGORITHM"].provenance
+    assert (algorithm.kind, str(algorithm.at)) == ("literal", "environments/base.yaml:3")
+    jwt = values["JWT_SECRET_KEY"].provenance
+    assert (jwt.kind, jwt.env_var) == ("from_env", "CI_JWT_KEY")
+    assert values["REFRESH_TOKEN_EXPIRE_DAYS"].provenance.kind == "default"
     assert values["REFRESH_TOKEN_EXPIRE_DAYS"].value == "7"
     # generate on one VAPID half generates the pair
     assert values["VAPID_PRIVATE_KEY"].provenance.kind == "generated"

@@ -298,3 +298,29 @@ def dump_yaml(data: Any, *, explicit_start: bool = False) -> str:
         explicit_start=explicit_start,
     )
     return text
+
+
+# Node types, for code that edits YAML text in place (secconf.environment.editing).
+MappingNode = yaml.MappingNode
+ScalarNode = yaml.ScalarNode
+
+
+def compose_node(text: str, name: str) -> Any:
+    """The node tree of one YAML document (None when empty), with its source marks, for
+    editing the text in place; malformed YAML is an InputError naming `name`."""
+    return _compose(text, name, many=False) if text.strip() else None
+
+
+def dump_scalar(value: Any, *, double_quoted: bool = False) -> str:
+    """One value as YAML writes it on one line (a string double-quoted on request, every
+    line break and non-printable character then escaped)."""
+    style = '"' if double_quoted else None
+    text: str = yaml.dump(
+        value,
+        Dumper=_Dumper,
+        default_style=style,
+        default_flow_style=True,
+        width=1 << 30,
+        allow_unicode=True,
+    )
+    return text.removesuffix("\n...\n").removesuffix("...\n").strip("\n")

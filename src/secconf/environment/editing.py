@@ -5,17 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
+from secconf.core import yamlio
 from secconf.core.errors import InputError
-
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def yaml_scalar(text: str) -> str:
     """A literal value as one line of YAML that reads back as exactly this string."""
-    dumped: str = yaml.safe_dump(text, default_style=None, width=1 << 16, allow_unicode=True)
-    dumped = dumped.removesuffix("...\n").strip()
+    dumped = yamlio.dump_scalar(text)
     if "\n" in dumped:
         import json
 
@@ -28,13 +24,13 @@ def set_values(text: str, updates: dict[str, str], *, file: str) -> str:
     flow mapping such as `{generate: true}`); other lines are kept byte for byte."""
     if not updates:
         return text
-    root = yaml.compose(text, Loader=_Loader) if text.strip() else None
+    root = yamlio.compose_node(text, file)
     values = _values_node(root)
     if values is None:
         block = "".join(f"  {k}: {v}\n" for k, v in updates.items())
         joiner = "" if not text or text.endswith("\n") else "\n"
         return f"{text}{joiner}values:\n{block}"
-    if isinstance(values, yaml.MappingNode) and values.flow_style:
+    if isinstance(values, yamlio.MappingNode) and values.flow_style:
         if values.value:
             raise InputError(
                 "values: is written as a flow mapping; secconf can only add to a block mapping",
@@ -51,11 +47,11 @@ def set_values(text: str, updates: dict[str, str], *, file: str) -> str:
 
 
 def _values_node(root: Any) -> Any:
-    if not isinstance(root, yaml.MappingNode):
+    if not isinstance(root, yamlio.MappingNode):
         return None
     for key, value in root.value:
         if key.value == "values":
-            if isinstance(value, yaml.ScalarNode) and value.tag.endswith(":null"):
+            if isinstance(value, yamlio.ScalarNode) and value.tag.endswith(":null"):
                 return None
             return value
     return None
@@ -78,7 +74,7 @@ def _edit_block(text: str, values: Any, updates: dict[str, str], file: str) -> s
             )
         start = value.start_mark.index
         end = value.end_mark.index
-        if isinstance(value, yaml.ScalarNode) and value.tag.endswith(":null") and start == end:
+        if isinstance(value, yamlio.ScalarNode) and value.tag.endswith(":null") and start == end:
             edits.append((key.end_mark.index + 1, key.end_mark.index + 1, f" {new}"))
         else:
             edits.append((start, end, new))

@@ -49,22 +49,6 @@ class Provenance(NamedTuple):
     version: int | None = None
     created_at: str | None = None
 
-    def describe(self) -> str:
-        """One human line: `literal at environments/dev.yaml:12`, `from_env CI_KEY`..."""
-        if self.kind == "literal":
-            return f"literal at {self.at}"
-        if self.kind == "from_env":
-            return f"from_env {self.env_var}"
-        if self.kind == "generated":
-            if self.version is None:
-                return "generated (not yet stored)"
-            return f"generated ({self.backend} store, version {self.version})"
-        if self.kind == "stored":
-            if self.version is None:
-                return "stored (missing from the store)"
-            return f"stored ({self.backend} store, version {self.version})"
-        return "schema default"
-
 
 class Resolved(NamedTuple):
     """A variable, the text the application will read (None: unset), and its provenance."""

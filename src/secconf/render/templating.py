@@ -39,17 +39,15 @@ def _yaml_value(value: Any) -> str:
     """One YAML scalar on one line: a string plain only when every YAML reader (kubectl's
     too) reads it back as that string, else double-quoted with every line break and
     non-printable character escaped. Non-strings as YAML writes them."""
-    import yaml
+    from secconf.core.yamlio import dump_scalar
 
     if not isinstance(value, str):
-        text: str = yaml.safe_dump(value, default_flow_style=True, width=float("inf"))
-        return text.removesuffix("\n...\n").removesuffix("\n")
+        return dump_scalar(value)
     if _is_plain_string(value):
         return value
     if not _YAML_SPECIAL.search(value):
         return json.dumps(value, ensure_ascii=False)  # a JSON string is a YAML scalar
-    quoted: str = yaml.safe_dump(value, default_style='"', width=float("inf"), allow_unicode=True)
-    return quoted.removesuffix("\n")
+    return dump_scalar(value, double_quoted=True)
 
 
 def _yaml_items(mapping: dict[str, Any], indent: int) -> str:
