@@ -327,6 +327,9 @@ def _store_settings(
     return StoreSettings(str(backend), MappingProxyType(backends))
 
 
+_KINDS = {"targets": "render target", "store": "store setting"}
+
+
 def _named_settings(
     data: dict[str, Any],
     models: Mapping[str, type[SettingsModel]],
@@ -337,7 +340,7 @@ def _named_settings(
     unknown = [name for name in data if name not in models]
     if unknown:
         raise InputError(
-            f"{'.'.join(where)}: unknown {where[0]} {unknown[0]!r}",
+            f"{'.'.join(where)}: unknown {_KINDS.get(where[0], where[0])} {unknown[0]!r}",
             file=doc.path,
             line=doc.nearest_line((*where, str(unknown[0]))),
             hint=f"use one of {', '.join(sorted(models))}",
