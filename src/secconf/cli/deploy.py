@@ -322,7 +322,14 @@ class _Progress:
 
             # Past the redacting stream, which would strip its cursor movements: it
             # shows a label and counts, never a value.
-            self.bar = Progress(console=Console(file=raw_stderr()), transient=True)
+            # Counts only, on the raw stream; and no redirect of stdout/stderr through
+            # rich's console, which would print other output past the redaction.
+            self.bar = Progress(
+                console=Console(file=raw_stderr()),
+                transient=True,
+                redirect_stdout=False,
+                redirect_stderr=False,
+            )
             self.bar.start()
             self.task = self.bar.add_task(self.label, total=self.total)
         return self

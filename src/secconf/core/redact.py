@@ -223,12 +223,62 @@ _SECRET_NAME = re.compile(
 
 def register_environment(environ: Mapping[str, str]) -> None:
     """Register the credentials and the secret-looking values of the process environment
-    (never addresses or paths: VAULT_ADDR, SECCONF_ROOT, KUBECONFIG stay printable)."""
+    (never addresses or paths: VAULT_ADDR, SECCONF_ROOT, KUBECONFIG stay printable), and
+    the credentials of the Vault token file and the kubeconfig the clients would read,
+    so that even one that fails to load cannot show them."""
+    import os
+
     for name, value in environ.items():
         if name.upper().startswith(_CREDENTIAL_VARIABLES):
             register_credential(value)
-        elif len(value) >= MIN_LENGTH and _SECRET_NAME.search(name):
+        elif (
+            len(value) >= MIN_LENGTH
+            and _SECRET_NAME.search(name)
+            and not name.upper().endswith(("_ADDR", "_URL", "_HOST"))
+            and "PUBLIC" not in name.upper()
+            and not re.fullmatch(_WORD, value.strip())
+        ):
             register(value)
+    home = os.path.expanduser(environ.get("HOME") or "~")
+    register_credential(_small_file(os.path.join(home, ".vault-token")).strip())
+    kubeconfig = environ.get("KUBECONFIG") or os.path.join(home, ".kube", "config")
+    for path in kubeconfig.split(os.pathsep):
+        register_kubeconfig_text(_small_file(os.path.expanduser(path)))
+
+
+# A guessed secret (by its variable's name) that is one short word or a number is more
+# likely a setting (CACHE_KEY=production): redacting it would mangle every message.
+_WORD = r"[A-Za-z]{1,12}|[0-9]+"
+
+# Kubeconfig keys whose values are credentials (users[].user, auth-provider config).
+_KUBECONFIG_CREDENTIAL = (
+    r"(?m)^[ \t-]*[\"']?(token|password|client-key-data|client-secret|access-token|id-token|"
+    r"refresh-token)[\"']?[ \t]*:[ \t]*(.*)$"
+)
+
+
+def register_kubeconfig_text(text: str) -> None:
+    """Register the credentials of a kubeconfig read line by line (YAML or JSON), so
+    that one that is not valid YAML still cannot show them."""
+    import base64
+    import binascii
+    import contextlib
+
+    for match in re.finditer(_KUBECONFIG_CREDENTIAL, text):
+        value = match.group(2).rstrip(" \t\r,").strip("\"'")
+        register_credential(value)
+        if match.group(1) == "client-key-data":
+            with contextlib.suppress(binascii.Error, ValueError):
+                register_credential(base64.b64decode(value))
+
+
+def _small_file(path: str) -> str:
+    """The text of a credentials file (its first MiB), or "" when there is none."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(1 << 20).decode("utf-8", "replace")
+    except OSError:
+        return ""
 
 
 # -- terminal control characters -----------------------------------------------------
