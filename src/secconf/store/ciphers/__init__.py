@@ -18,6 +18,7 @@ from secconf.core.errors import StoreError
 from secconf.store.format import DataKey
 
 if TYPE_CHECKING:
+    from secconf.environment.settings import SettingsModel
     from secconf.store.registry import StoreContext
 
 
@@ -66,7 +67,9 @@ class Cipher(NamedTuple):
     check: Callable[[Mapping[str, Any]], str | None]  # what is wrong with a header, if any
     keyring: Callable[[StoreContext], Keyring]  # from the environment's store context
     comment: str  # the comment a store file starts with: why it is safe to commit
-    settings: type[Any] | None = None  # the model of its settings fields
+    # The model of its own settings fields (none for master-key: its `key_file` is still a
+    # field of the file backend's settings).
+    settings: type[SettingsModel] | None = None
 
 
 def get(name: str) -> Cipher:
