@@ -1,33 +1,30 @@
 """The embedded store: one encrypted YAML file per environment, meant to be committed.
 
-Each value is sealed with AES-256-GCM; its associated data binds the format, the
-environment, the variable name and the version, so a value copied to another name,
-environment or version fails to open. An HMAC-SHA256 tag over the whole file (in file
-order) detects a removed, added, reordered or replayed entry. Names, versions and dates
-stay readable, so a git diff shows which key changed; a write re-seals only the entries
-it touches, so every other entry keeps its bytes and an unchanged store is not
-rewritten at all.
+`FileStore` composes two parts it keeps apart: the on-disk format
+(`secconf.store.format`: the fields, the strict reader, AES-256-GCM per value bound to
+its name and version, the HMAC over the file, the ciphertext of untouched entries kept)
+and the cipher that protects the store's data key (`secconf.store.ciphers`: today the
+master key). Around them it adds what a store on disk needs: locks (the key file's,
+shared, then the store's), atomic writes, and generations.
 
-Each write also raises the store's `generation` by one (covered by the integrity tag),
-so a whole file put back from before a rotation, valid as it is, can be told from the
-newest one (`secconf.store.generations` keeps the highest seen on this machine; Vault
-metadata keeps the one last delivered). The format stays `secconf-store/1`: a file
-written before generations existed has no `generation` field and reads as generation 0.
+Each write raises the store's `generation` by one (covered by the integrity tag), so a
+whole file put back from before a rotation, valid as it is, can be told from the newest
+one (`secconf.store.generations` keeps the highest seen on this machine; Vault metadata
+keeps the one last delivered). A file written before generations existed has no
+`generation` field and reads as generation 0; an unchanged store is not rewritten.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
-import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import NamedTuple
 
 from secconf.core.errors import StoreError
 from secconf.core.files import write_atomic
 from secconf.core.secret import Secret
+from secconf.store import format as fmt
 from secconf.store.base import (
     MAX_PREVIOUS,
     Entry,
@@ -37,85 +34,32 @@ from secconf.store.base import (
     Version,
     utc_now,
 )
+from secconf.store.ciphers import Keyring, Sealing
+from secconf.store.ciphers.master_key import KeyProvider, MasterKeyring
 from secconf.store.masterkey import MasterKey, private_directory
 
-FORMAT = "secconf-store/1"
-CIPHER = "AES-256-GCM"
 LOCK_TIMEOUT_SECONDS = 60
-HEADER = (
-    "# secconf encrypted store: the generated keys of one environment.\n"
-    "# Safe to commit (the master key is not in it). Change it only with\n"
-    "# `secconf keys` and `secconf store`: any hand edit fails its integrity check.\n"
-)
 
-KeyProvider = Callable[[bool], MasterKey]  # argument: may a missing key be created?
-# The fields of a store file, in order; files from before generations lack "generation".
-FIELDS = ("format", "environment", "cipher", "key_check", "generation", "entries", "mac")
-FIELDS_WITHOUT_GENERATION = tuple(f for f in FIELDS if f != "generation")
+__all__ = ["LOCK_TIMEOUT_SECONDS", "FileStore", "KeyProvider"]
 
 
-class _Sealer:
-    """AES-256-GCM and HMAC-SHA256 under keys derived from one master key."""
-
-    def __init__(self, key: MasterKey, environment: str) -> None:
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-        self.key = key
-        self.environment = environment
-        self.aead = AESGCM(key.derive("secconf store/1 encryption"))
-        self.mac_key = key.derive("secconf store/1 integrity")
-
-    def _aad(self, name: str, version: int) -> bytes:
-        return "\0".join((FORMAT, self.environment, name, str(version))).encode()
-
-    def seal(self, name: str, version: int, value: str) -> str:
-        nonce = os.urandom(12)
-        sealed = self.aead.encrypt(nonce, value.encode("utf-8"), self._aad(name, version))
-        return base64.b64encode(nonce + sealed).decode("ascii")
-
-    def open(self, name: str, version: int, blob: str) -> Secret:
-        from cryptography.exceptions import InvalidTag
-
-        try:
-            raw = base64.b64decode(blob, validate=True)
-            plain = self.aead.decrypt(raw[:12], raw[12:], self._aad(name, version))
-        except (binascii.Error, ValueError, InvalidTag):
-            raise _integrity(f"the value of {name} (version {version}) does not decrypt") from None
-        return Secret(plain.decode("utf-8"))
-
-    def _mac(self, body: dict[str, Any]) -> Any:
-        """HMAC-SHA256 over the body as canonical JSON, in file order (so order counts)."""
-        import json
-
-        from cryptography.hazmat.primitives import hashes, hmac
-
-        mac = hmac.HMAC(self.mac_key, hashes.SHA256())
-        mac.update(json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode())
-        return mac
-
-    def tag(self, body: dict[str, Any]) -> str:
-        return str(self._mac(body).finalize().hex())
-
-    def verify(self, body: dict[str, Any], tag: str) -> None:
-        from cryptography.exceptions import InvalidSignature
-
-        mac = self._mac(body)
-        try:
-            mac.verify(bytes.fromhex(tag))
-        except (InvalidSignature, ValueError):
-            raise _integrity("the file's integrity tag does not match its content") from None
+def _Sealer(key: MasterKey, environment: str) -> fmt.Sealer:
+    """The sealer of a master-key store, as tests written before the split build it."""
+    return fmt.Sealer(fmt.DataKey(key.material), environment)
 
 
-def _integrity(detail: str) -> StoreError:
-    return StoreError(
-        f"integrity check failed: {detail}",
-        hint="the store was edited, truncated or damaged; restore it from git "
-        "(`git checkout -- FILE`) and use `secconf keys` to change keys",
-    )
+class _Opened(NamedTuple):
+    """A store file read and verified: how to seal more, its entries, its fields."""
+
+    sealer: fmt.Sealer
+    key: fmt.DataKey
+    entries: dict[str, Entry]
+    file: fmt.StoreFile
+    data: bytes | None  # the file's bytes (None: no file yet)
 
 
 class FileStore:
-    """An encrypted file store for one environment."""
+    """An encrypted file store for one environment: the store format, sealed by a cipher."""
 
     backend = "file"
 
@@ -123,7 +67,7 @@ class FileStore:
         self,
         path: Path,
         environment: str,
-        keys: KeyProvider,
+        keys: Keyring | KeyProvider,
         *,
         shown: str,
         lock_path: Path,
@@ -135,10 +79,14 @@ class FileStore:
     ) -> None:
         self.path = path
         self.lock_path = lock_path  # in a directory of its own: it gets a .gitignore of `*`
-        # The master key file's lock (None: the caller holds it, as `store rekey` does),
-        # and the key file, to recognise a store re-keyed under `KEYFILE.new`.
+        # The lock of the credential shared by several stores (the master key file's; None:
+        # the caller holds it, as `store rekey` does). `keys` is a cipher's keyring, or the
+        # master key's provider, with `key_file` to recognise a store re-keyed under
+        # `KEYFILE.new`.
         self.key_lock_path = key_lock_path
-        self.key_file = key_file
+        if not isinstance(keys, Keyring):
+            keys = MasterKeyring(keys, environment=environment, key_file=key_file)
+        self.keyring: Keyring = keys
         # The record of generations seen on this machine (None: none is kept), and where
         # a warning about a store that went back goes.
         self.state_path = state_path
@@ -147,7 +95,6 @@ class FileStore:
         self.highest_seen: int | None = None  # set when the file is older than one seen
         self.environment = environment
         self.location = shown
-        self._keys = keys
         self._root = root  # the config repo: temp files are staged in its .secconf/tmp/
 
     def exists(self) -> bool:
@@ -156,15 +103,16 @@ class FileStore:
 
     def read(self) -> dict[str, Entry]:
         """Every entry, decrypted and checked; empty when the file does not exist yet."""
-        loaded = self._load()
-        return {} if loaded is None else loaded[1]
+        opened = self._load()
+        return {} if opened is None else opened.entries
 
     def create(
         self, group: str, names: Sequence[str], make: Maker
     ) -> tuple[dict[str, Entry], bool]:
         """Store fresh values for `names` unless present (under the file lock)."""
         with self._lock():
-            sealer, entries, body = self._load_for_write()
+            opened = self._load_for_write()
+            entries = opened.entries
             present = [n for n in names if n in entries]
             if present and len(present) == len(names):
                 return {n: entries[n] for n in names}, False
@@ -178,15 +126,15 @@ class FileStore:
             values = make()
             now = utc_now()
             for name in names:
-                entries[name] = Entry(name, Version(Secret(values[name]), 1, now))
-                body["entries"][name] = _entry_doc(sealer, entries[name], None)
-            self._write(sealer, body)
+                _set(opened, Entry(name, Version(Secret(values[name]), 1, now)))
+            self._write(opened)
             return {n: entries[n] for n in names}, True
 
     def rotate(self, group: str, names: Sequence[str], make: Maker) -> dict[str, Entry]:
         """New values for the whole group; the old ones are kept as previous versions."""
         with self._lock():
-            sealer, entries, body = self._load_for_write()
+            opened = self._load_for_write()
+            entries = opened.entries
             missing = [n for n in names if n not in entries]
             if missing:
                 raise StoreError(
@@ -197,16 +145,16 @@ class FileStore:
             now = utc_now()
             version = 1 + max(_all_versions(entries[n]) for n in names)
             for name in names:
-                old = entries[name]
-                entries[name] = _replaced(old, Version(Secret(values[name]), version, now), now)
-                body["entries"][name] = _entry_doc(sealer, entries[name], body["entries"][name])
-            self._write(sealer, body)
+                new = Version(Secret(values[name]), version, now)
+                _set(opened, _replaced(entries[name], new, now))
+            self._write(opened)
             return {n: entries[n] for n in names}
 
     def rollback(self, group: str, names: Sequence[str]) -> dict[str, Entry]:
         """The values before the last rotation come back, as a new version."""
         with self._lock():
-            sealer, entries, body = self._load_for_write()
+            opened = self._load_for_write()
+            entries = opened.entries
             for name in names:
                 if name not in entries or not entries[name].previous:
                     raise StoreError(
@@ -218,9 +166,8 @@ class FileStore:
             for name in names:
                 old = entries[name]
                 restored = Version(old.previous[-1].value, version, now)
-                entries[name] = _replaced(old, restored, now)
-                body["entries"][name] = _entry_doc(sealer, entries[name], body["entries"][name])
-            self._write(sealer, body)
+                _set(opened, _replaced(old, restored, now))
+            self._write(opened)
             return {n: entries[n] for n in names}
 
     def put(
@@ -231,8 +178,8 @@ class FileStore:
         decided under the lock. Returns the status of each name (created, kept,
         updated) and the file's bytes before the write (None: there was no file)."""
         with self._lock():
-            before = self.path.read_bytes() if self.exists() else None
-            sealer, entries, body = self._load_for_write()
+            opened = self._load_for_write()
+            entries = opened.entries
             differing = [
                 group
                 for group, values in groups.items()
@@ -246,41 +193,10 @@ class FileStore:
             now = utc_now()
             statuses: dict[str, str] = {}
             for values in groups.values():
-                statuses.update(self._put_group(sealer, entries, body, dict(values), now))
+                statuses.update(_put_group(opened, dict(values), now))
             if any(status != "kept" for status in statuses.values()):
-                self._write(sealer, body)
-            return statuses, before
-
-    def _put_group(
-        self,
-        sealer: _Sealer,
-        entries: dict[str, Entry],
-        body: dict[str, Any],
-        values: dict[str, str],
-        now: str,
-    ) -> dict[str, str]:
-        names = list(values)
-        present = [n for n in names if n in entries]
-        if present and len(present) != len(names):
-            raise StoreError(
-                f"{', '.join(present)} stored without the rest of its group "
-                f"({', '.join(n for n in names if n not in entries)})",
-                hint="a key pair is stored together; rotate the whole group with "
-                "`secconf keys rotate`",
-            )
-        if not present:
-            for name in names:
-                entries[name] = Entry(name, Version(Secret(values[name]), 1, now))
-                body["entries"][name] = _entry_doc(sealer, entries[name], None)
-            return dict.fromkeys(names, "created")
-        if all(entries[n].current.value.reveal() == values[n] for n in names):
-            return dict.fromkeys(names, "kept")
-        version = 1 + max(_all_versions(entries[n]) for n in names)
-        for name in names:
-            new = Version(Secret(values[name]), version, now)
-            entries[name] = _replaced(entries[name], new, now)
-            body["entries"][name] = _entry_doc(sealer, entries[name], body["entries"][name])
-        return dict.fromkeys(names, "updated")
+                self._write(opened)
+            return statuses, opened.data
 
     def restore(self, before: bytes | None) -> None:
         """Put the file back as `put` found it (None: remove it), under the lock."""
@@ -292,18 +208,38 @@ class FileStore:
 
     def rekey(self, new_key: MasterKey) -> int:
         """Re-seal every value under `new_key`, in one atomic write; returns the entry count."""
+        keyring = MasterKeyring(lambda _: new_key, environment=self.environment)
+        return self.rewrap(keyring)
+
+    def rewrap(self, keyring: Keyring | None = None) -> int:
+        """Protect the store as `keyring` (default: this store's own) says now, in one
+        atomic write: only the header changes while the data key stays, every value is
+        re-sealed when it changes (another master key, another cipher, a recipient
+        removed). Returns the count of entries re-sealed; writes nothing when nothing
+        changed. The store is then read with `keyring`."""
+        target = keyring or self.keyring
         with self._lock():
-            loaded = self._load()
-            if loaded is None:
+            opened = self._load()
+            if opened is None:
                 raise StoreError(f"no store at {self.location}: nothing to re-key")
-            _, entries, _ = loaded
-            sealer = _Sealer(new_key, self.environment)
-            body = self._empty_body(new_key)
-            body["generation"] = loaded[2].get("generation", 0)
-            for name, entry in entries.items():
-                body["entries"][name] = _entry_doc(sealer, entry, None)
-            self._write(sealer, body)
-            return len(entries)
+            file = opened.file
+            if file.encryption == target.cipher.name:
+                sealing = target.rewrap(file.header, opened.key)
+            else:
+                sealing = target.new()
+            _checked(sealing, target)
+            fresh = not sealing.key.same(opened.key)
+            rewrapped = fmt.StoreFile(
+                file.environment, target.cipher.name, sealing.header, file.generation, {}
+            )
+            sealer = fmt.Sealer(sealing.key, self.environment) if fresh else opened.sealer
+            for name, entry in opened.entries.items():
+                old_doc = None if fresh else file.entries[name]
+                rewrapped.entries[name] = fmt.entry_doc(sealer, entry, old_doc)
+            if rewrapped.body() != file.body():
+                self._write(_Opened(sealer, sealing.key, opened.entries, rewrapped, None), target)
+            self.keyring = target
+            return len(opened.entries) if fresh else 0
 
     # -- file handling -------------------------------------------------------------
 
@@ -315,9 +251,9 @@ class FileStore:
         """
         from secconf.store import locking
 
-        # The master key first: when there is none and none may be created (production),
+        # The credential first: when there is none and none may be created (production),
         # the write stops here, before anything (even a lock file) touches the disk.
-        self._keys(not self.exists())
+        self.keyring.require(not self.exists())
         private_directory(self.lock_path.parent)
         with contextlib.ExitStack() as held:
             if self.key_lock_path is not None:
@@ -327,65 +263,94 @@ class FileStore:
             held.enter_context(locking.hold(self.lock_path, LOCK_TIMEOUT_SECONDS))
             yield
 
-    def _empty_body(self, key: MasterKey) -> dict[str, Any]:
-        return {
-            "format": FORMAT,
-            "environment": self.environment,
-            "cipher": CIPHER,
-            "key_check": key.key_check(),
-            "generation": 0,
-            "entries": {},
-        }
+    def _load_for_write(self) -> _Opened:
+        opened = self._load()
+        if opened is None:  # the first write: the only time a new key may be made
+            sealing = _checked(self.keyring.new(), self.keyring)
+            file = fmt.new_file(self.environment, self.keyring.cipher.name, sealing.header)
+            sealer = fmt.Sealer(sealing.key, self.environment)
+            return _Opened(sealer, sealing.key, {}, file, None)
+        return opened
 
-    def _load_for_write(self) -> tuple[_Sealer, dict[str, Entry], dict[str, Any]]:
-        loaded = self._load()
-        if loaded is None:  # the first write: the only time a master key may be created
-            key = self._keys(True)
-            return _Sealer(key, self.environment), {}, self._empty_body(key)
-        return loaded
-
-    def _load(self) -> tuple[_Sealer, dict[str, Entry], dict[str, Any]] | None:
-        from secconf.core.errors import InputError
-        from secconf.core.yamlio import parse_document
-
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+    def _load(self) -> _Opened | None:
+        data = self._read_bytes()
+        if data is None:
             return None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise StoreError(
-                f"cannot read the store {self.location}: {type(exc).__name__}",
-                hint="check the file's permissions and encoding",
-            ) from None
         try:
-            # The strict reader: a store file arrives by pull request, and YAML aliases
-            # in it could expand to gigabytes.
-            data = parse_document(text, self.location).data
-        except InputError:
-            raise _integrity(f"{self.location} is not a complete store file") from None
-        body, tag = _split(data, self.location)
-        if body["environment"] != self.environment:
-            raise _integrity(
-                f"{self.location} belongs to environment {body['environment']!r}, "
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise self._unreadable(exc) from None
+        file = fmt.parse(text, self.location)
+        if file.environment != self.environment:
+            raise fmt.integrity(
+                f"{self.location} belongs to environment {file.environment!r}, "
                 f"not {self.environment!r}"
             )
-        key = self._keys(False)
-        if key.key_check() != body["key_check"]:
-            self._check_rekey_pending(body["key_check"])
-            raise StoreError(
-                f"cannot decrypt {self.location}: wrong master key? (it was written with "
-                f"key {body['key_check']}, the key from {key.source} is {key.key_check()})",
-                hint="use the master key this store was written with (README: sharing the "
-                "master key); if a `secconf store rekey` was interrupted, run it again",
-            )
-        sealer = _Sealer(key, self.environment)
+        self._check_header(file)
+        key = self.keyring.open(file.header, self.location)
+        sealer = fmt.Sealer(key, self.environment)
+        sealer.verify(file.body(), file.mac)
+        entries = fmt.open_entries(file, sealer)
+        self._seen(file.generation or 0)
+        return _Opened(sealer, key, entries, file, data)
+
+    def _read_bytes(self) -> bytes | None:
+        """The store file's bytes (None: there is none), refusing what is no regular
+        file or larger than any store: a pull request chooses what lies at that path."""
+        import os
+        import stat
+
         try:
-            sealer.verify(body, tag)
-        except TypeError:  # a value YAML read as something other than text
-            raise _integrity(f"{self.location} has been edited") from None
-        entries = {name: _entry(sealer, name, doc) for name, doc in body["entries"].items()}
-        self._seen(body.get("generation", 0))
-        return sealer, entries, body
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise self._unreadable(exc) from None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise StoreError(
+                    f"cannot read the store {self.location}: it is not a regular file",
+                    hint="a store is a file that secconf wrote; restore it from git",
+                )
+            with open(fd, "rb", closefd=False) as handle:
+                data = handle.read(fmt.MAX_STORE_BYTES + 1)
+        except OSError as exc:
+            raise self._unreadable(exc) from None
+        finally:
+            os.close(fd)
+        if len(data) > fmt.MAX_STORE_BYTES:
+            raise fmt.integrity(f"{self.location} is larger than any store secconf writes")
+        return data
+
+    def _unreadable(self, exc: Exception) -> StoreError:
+        return StoreError(
+            f"cannot read the store {self.location}: {type(exc).__name__}",
+            hint="check the file's permissions and encoding",
+        )
+
+    def _check_header(self, file: fmt.StoreFile) -> None:
+        """The file's cipher is the one this store is read with, and its header is whole."""
+        cipher = self.keyring.cipher
+        if file.encryption != cipher.name:
+            from secconf.store import ciphers
+
+            if file.encryption not in ciphers.names():
+                raise StoreError(
+                    f"{self.location} is encrypted with {file.encryption!r}, a cipher this "
+                    "secconf does not know",
+                    hint="upgrade secconf",
+                )
+            raise StoreError(
+                f"{self.location} is encrypted with the {file.encryption} cipher, not with "
+                f"{cipher.name} as its store settings say",
+                hint=f"set `encryption: {file.encryption}` in the store settings, or restore "
+                "the store from git",
+            )
+        if tuple(file.header) != cipher.fields:
+            raise fmt.integrity(f"{self.location} does not have the fields of a store file")
+        problem = cipher.check(file.header)
+        if problem is not None:
+            raise fmt.integrity(f"{self.location}: {problem}")
 
     def replay(self) -> StoreReplay | None:
         """The store went back: its generation is lower than one seen on this machine."""
@@ -409,26 +374,6 @@ class FileStore:
             )
         self.highest_seen = higher
 
-    def _check_rekey_pending(self, written_with: Any) -> None:
-        """Say so when the store was written with the key waiting in `KEYFILE.new`: a
-        `store rekey` was interrupted (or is still running)."""
-        from secconf.store.masterkey import parse_key
-
-        if self.key_file is None:
-            return
-        pending = self.key_file.with_name(self.key_file.name + ".new")
-        try:
-            new = parse_key(pending.read_text(encoding="ascii"), str(pending))
-        except (OSError, UnicodeDecodeError, StoreError):
-            return
-        if new.key_check() == written_with:
-            raise StoreError(
-                f"{self.location} is encrypted with the new master key in {pending.name}: "
-                "a `secconf store rekey` was interrupted (or is still running) before it put "
-                f"that key in place of {self.key_file.name}",
-                hint=f"run `secconf store rekey --env {self.environment}` again to finish it",
-            )
-
     def _remove_stale_temp_files(self) -> None:
         # Called under the lock: a temp file of this store can only be left by a writer
         # that was killed before its rename.
@@ -436,84 +381,56 @@ class FileStore:
 
         remove_beside(self.path)
 
-    def _write(self, sealer: _Sealer, body: dict[str, Any]) -> None:
-        from secconf.core.yamlio import dump_yaml
-
+    def _write(self, opened: _Opened, keyring: Keyring | None = None) -> None:
+        """Write the store as `opened` holds it now, with the comment of its cipher."""
         # One more than the file's, or than the highest seen here when the file went back:
         # a write made on purpose after the warning moves the store past what was seen.
-        generation = 1 + max(body.get("generation", 0), self.highest_seen or 0)
-        ordered = {f: body[f] for f in FIELDS_WITHOUT_GENERATION[:4]}
-        body = {**ordered, "generation": generation, "entries": body["entries"]}
-        document = {**body, "mac": sealer.tag(body)}
+        generation = 1 + max(opened.file.generation or 0, self.highest_seen or 0)
+        opened.file.generation = generation
+        comment = (keyring or self.keyring).cipher.comment
+        data = fmt.dump(opened.file, opened.sealer, comment)
         self._remove_stale_temp_files()
-        data = (HEADER + dump_yaml(document)).encode("utf-8")
         write_atomic(self.path, data, mode=0o600, root=self._root, shown=self.location)
         self.highest_seen = None
         self._seen(generation)
 
 
-def _split(data: Any, location: str) -> tuple[dict[str, Any], str]:
-    fields = tuple(data) if isinstance(data, dict) else ()
-    if fields not in (FIELDS, FIELDS_WITHOUT_GENERATION):
-        raise _integrity(f"{location} does not have the fields of a store file")
-    if data["format"] != FORMAT or data["cipher"] != CIPHER:
+def _checked(sealing: Sealing, keyring: Keyring) -> Sealing:
+    """The cipher's new header, when it is one its own reader accepts (else a bug)."""
+    cipher = keyring.cipher
+    if tuple(sealing.header) != cipher.fields or cipher.check(sealing.header) is not None:
+        raise RuntimeError(f"the {cipher.name} cipher made a header it would refuse to read")
+    return sealing
+
+
+def _set(opened: _Opened, entry: Entry) -> None:
+    """Put `entry` in the store, keeping the ciphertext of the versions it already had."""
+    old_doc = opened.file.entries.get(entry.name)
+    opened.entries[entry.name] = entry
+    opened.file.entries[entry.name] = fmt.entry_doc(opened.sealer, entry, old_doc)
+
+
+def _put_group(opened: _Opened, values: dict[str, str], now: str) -> dict[str, str]:
+    entries = opened.entries
+    names = list(values)
+    present = [n for n in names if n in entries]
+    if present and len(present) != len(names):
         raise StoreError(
-            f"{location} is in format {data['format']!r}, which this secconf does not read",
-            hint="upgrade secconf",
+            f"{', '.join(present)} stored without the rest of its group "
+            f"({', '.join(n for n in names if n not in entries)})",
+            hint="a key pair is stored together; rotate the whole group with "
+            "`secconf keys rotate`",
         )
-    if not isinstance(data["entries"], dict) or not isinstance(data["mac"], str):
-        raise _integrity(f"{location} is malformed")
-    generation = data.get("generation", 0)
-    if not isinstance(generation, int) or isinstance(generation, bool) or generation < 0:
-        raise _integrity(f"{location} has a generation that is not a count")
-    body = {k: data[k] for k in fields[:-1]}
-    return body, data["mac"]
-
-
-def _entry(sealer: _Sealer, name: str, doc: Any) -> Entry:
-    try:
-        current = _version(sealer, name, doc)
-        previous = tuple(_version(sealer, name, p) for p in doc.get("previous", []))
-    except (KeyError, TypeError, AttributeError):
-        raise _integrity(f"the entry {name} is malformed") from None
-    return Entry(name, current, previous)
-
-
-def _version(sealer: _Sealer, name: str, doc: dict[str, Any]) -> Version:
-    number = int(doc["version"])
-    return Version(
-        sealer.open(name, number, doc["value"]),
-        number,
-        str(doc["created_at"]),
-        doc.get("retired_at"),
-    )
-
-
-def _entry_doc(sealer: _Sealer, entry: Entry, old_doc: dict[str, Any] | None) -> dict[str, Any]:
-    """The YAML form of an entry, reusing the ciphertext of every version it already had."""
-    old_blobs: dict[int, str] = {}
-    if old_doc is not None:
-        old_blobs[int(old_doc["version"])] = old_doc["value"]
-        for prev in old_doc.get("previous", []):
-            old_blobs[int(prev["version"])] = prev["value"]
-
-    def doc(version: Version) -> dict[str, Any]:
-        blob = old_blobs.get(version.version) or sealer.seal(
-            entry.name, version.version, version.value.reveal()
-        )
-        out: dict[str, Any] = {
-            "version": version.version,
-            "created_at": version.created_at,
-            "value": blob,
-        }
-        if version.retired_at is not None:
-            out["retired_at"] = version.retired_at
-        return out
-
-    result = doc(entry.current)
-    if entry.previous:
-        result["previous"] = [doc(v) for v in entry.previous]
-    return result
+    if not present:
+        for name in names:
+            _set(opened, Entry(name, Version(Secret(values[name]), 1, now)))
+        return dict.fromkeys(names, "created")
+    if all(entries[n].current.value.reveal() == values[n] for n in names):
+        return dict.fromkeys(names, "kept")
+    version = 1 + max(_all_versions(entries[n]) for n in names)
+    for name in names:
+        _set(opened, _replaced(entries[name], Version(Secret(values[name]), version, now), now))
+    return dict.fromkeys(names, "updated")
 
 
 def _replaced(old: Entry, new: Version, now: str) -> Entry:

@@ -3,9 +3,10 @@
 Sources, first found wins: `SECCONF_MASTER_KEY_<ENV>` (the environment's name in upper
 case, `-` as `_`), `SECCONF_MASTER_KEY`, then the key file of the environment's store
 settings (default `.secconf/master.key`, git-ignored). Each holds the base64 of 32
-random bytes. From it, HKDF-SHA256 derives separate keys for encryption (AES-256-GCM),
-the store's integrity tag (HMAC-SHA256), the key check that tells a wrong key apart,
-and fingerprints.
+random bytes. It is the data key of the stores of the `master-key` cipher
+(`secconf.store.ciphers.master_key`), from which the store format derives the keys of
+its values (AES-256-GCM) and of its integrity tag (HMAC-SHA256); here HKDF-SHA256
+derives the key check that tells a wrong key apart.
 """
 
 from __future__ import annotations

@@ -1,19 +1,18 @@
 """The `file` backend (the default): an encrypted file per environment, meant to be
-committed, sealed under a master key (see secconf.store.file and .masterkey)."""
+committed (see secconf.store.file), sealed by one of the ciphers of
+secconf.store.ciphers (today master-key, see .masterkey)."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
 
-from secconf.core.errors import StoreError
 from secconf.core.paths import fill
 from secconf.environment.loader import Environment
 from secconf.environment.settings import PathRole, SettingsModel, settings_as
 from secconf.store.base import SecretStore
-from secconf.store.masterkey import MasterKey, create_key_file, env_var_for, find_master_key
 from secconf.store.registry import StoreBackend, StoreContext
 
 NAME = "file"
@@ -63,63 +62,26 @@ def key_lock_path(root: Path, key_file: Path) -> Path:
     return root / ".secconf" / "locks" / f"key-{digest.hexdigest()[:16]}.lock"
 
 
-def master_key_provider(context: StoreContext) -> Callable[[bool], MasterKey]:
-    """A function that finds the environment's master key, creating it only when allowed.
-
-    A key is created on the first write of a non-production environment, with a notice;
-    production never creates one as a side effect (`secconf store init` does, on purpose).
-    The key is read afresh on every call, never cached: a writer reads it under its
-    locks, so a `store rekey` that ran meanwhile is never undone with the old key.
-    """
-    environment = context.environment
-    key_file = context.placement.path(environment.name, "key file")  # checked, resolved
-    shown = shown_key_file(environment)
-
-    def provide(may_create: bool) -> MasterKey:
-        key = find_master_key(environment.name, key_file, context.environ)
-        created = False
-        if key is None and may_create and not environment.production:
-            key, created = create_key_file(key_file, context.root)
-        if created:
-            context.notify(
-                f"created the master key {shown} (mode 0600, git-ignored) for the "
-                f"{environment.name} store; share it with your team and CI as described in "
-                "the README, never through git"
-            )
-        if key is None:
-            raise StoreError(
-                f"no master key for environment {environment.name}",
-                hint=f"set {env_var_for(environment.name)} or SECCONF_MASTER_KEY, or put the key "
-                f"in {shown}"
-                + (
-                    "; production never creates one silently: create it on purpose with "
-                    f"`secconf store init --env {environment.name}`"
-                    if environment.production
-                    else ""
-                ),
-            )
-        return key
-
-    return provide
-
-
 def open_file_store(context: StoreContext) -> SecretStore:
     """The environment's file store, at its checked path."""
+    from secconf.store import ciphers
     from secconf.store.file import FileStore
     from secconf.store.generations import state_file
 
     environment = context.environment
     relative = shown_path(environment)
     key_file = context.placement.path(environment.name, "key file")
+    # `encryption` names the cipher once the settings carry it; until then, and wherever
+    # an environment names none, the store is master-key.
+    cipher = ciphers.get(getattr(file_settings(environment), "encryption", "master-key"))
     return FileStore(
         context.placement.path(environment.name, "store"),  # checked, resolved
         environment.name,
-        master_key_provider(context),
+        cipher.keyring(context),
         shown=relative,
         lock_path=lock_path(context.root, relative),
         root=context.root,
         key_lock_path=key_lock_path(context.root, key_file),
-        key_file=key_file,
         state_path=state_file(context.root),
         notify=context.notify,
     )
