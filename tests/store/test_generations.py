@@ -57,7 +57,7 @@ def test_a_store_written_before_generations_reads_as_generation_zero(tmp_path: P
     unchanged and they read as they are, then count on from 1."""
     from secconf.core.yamlio import dump_yaml
     from secconf.operations.project import Project
-    from secconf.store.file import _Sealer
+    from secconf.store import format as fmt
     from secconf.store.masterkey import find_master_key
 
     root = make_repo(tmp_path / "repo", {"dev": DEV})
@@ -67,7 +67,7 @@ def test_a_store_written_before_generations_reads_as_generation_zero(tmp_path: P
     project = Project.open(root)
     key = find_master_key("dev", root / ".secconf" / "master.key")
     assert key is not None
-    store_file(root).write_text(dump_yaml({**body, "mac": _Sealer(key, "dev").tag(body)}))
+    store_file(root).write_text(dump_yaml({**body, "mac": fmt.Sealer(fmt.DataKey(key.material), "dev").tag(body)}))
     shutil.rmtree(root / ".secconf" / "state")  # as on a machine that never saw it
     assert run(root, "keys", "status", "--env", "dev").code == 0
     rotate(root)

@@ -66,8 +66,10 @@ def targets() -> dict[str, RenderTarget]:
             continue
         loaded = importlib.import_module(f"{package.__name__}.{module.name}")
         target = getattr(loaded, "TARGET", None)
-        if isinstance(target, RenderTarget):
-            found.append(target)
+        if not isinstance(target, RenderTarget):
+            # A module here is a target: one that declares none is a mistake, said at once.
+            raise TypeError(f"{loaded.__name__} defines no TARGET = RenderTarget(...)")
+        found.append(target)
     found.sort(key=lambda t: (t.order, t.name))
     return {t.name: t for t in found}
 

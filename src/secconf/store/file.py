@@ -43,11 +43,6 @@ LOCK_TIMEOUT_SECONDS = 60
 __all__ = ["LOCK_TIMEOUT_SECONDS", "FileStore", "KeyProvider"]
 
 
-def _Sealer(key: MasterKey, environment: str) -> fmt.Sealer:
-    """The sealer of a master-key store, as tests written before the split build it."""
-    return fmt.Sealer(fmt.DataKey(key.material), environment)
-
-
 class _Opened(NamedTuple):
     """A store file read and verified: how to seal more, its entries, its fields."""
 

@@ -63,8 +63,10 @@ def backends() -> dict[str, StoreBackend]:
             continue
         loaded = importlib.import_module(f"{package.__name__}.{module.name}")
         backend = getattr(loaded, "BACKEND", None)
-        if isinstance(backend, StoreBackend):
-            found[backend.name] = backend
+        if not isinstance(backend, StoreBackend):
+            # A module here is a backend: one that declares none is a mistake, said at once.
+            raise TypeError(f"{loaded.__name__} defines no BACKEND = StoreBackend(...)")
+        found[backend.name] = backend
     return found
 
 

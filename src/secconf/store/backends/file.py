@@ -7,7 +7,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
+
+from pydantic import field_validator, model_validator
 
 from secconf.core.paths import fill
 from secconf.environment.loader import Environment
@@ -19,12 +21,56 @@ NAME = "file"
 
 
 class FileStoreSettings(SettingsModel):
-    """Where the encrypted file store of an environment lives, and its master key file."""
+    """Where the encrypted file store of an environment lives, which cipher protects it
+    (`encryption:`, a module of secconf.store.ciphers), and its master key file. Each
+    cipher's own settings (`recipients:` of age...) are fields of the same mapping: the
+    model the environment files are read with adds them (`_with_cipher_fields`)."""
 
     path_roles: ClassVar[Mapping[str, PathRole]] = {"path": "store", "key_file": "key file"}
 
     path: str = "secrets/{env}.enc.yaml"
+    encryption: str = "master-key"
     key_file: str = ".secconf/master.key"
+
+    @field_validator("encryption")
+    @classmethod
+    def _known_cipher(cls, value: str) -> str:
+        from secconf.store import ciphers
+
+        if value not in ciphers.names():
+            raise ValueError(f"unknown cipher {value!r}: use one of {', '.join(ciphers.names())}")
+        return value
+
+    @model_validator(mode="after")
+    def _only_the_chosen_ciphers_fields(self) -> FileStoreSettings:
+        from secconf.store import ciphers
+
+        for name in ciphers.names():
+            model = ciphers.get(name).settings
+            if model is None or name == self.encryption:
+                continue
+            stray = sorted(set(model.model_fields) & self.model_fields_set)
+            if stray:
+                raise ValueError(f"{stray[0]} is a setting of `encryption: {name}`")
+        return self
+
+
+def _with_cipher_fields() -> type[FileStoreSettings]:
+    """FileStoreSettings with the settings fields every cipher declares."""
+    from pydantic import create_model
+
+    from secconf.store import ciphers
+
+    fields: dict[str, Any] = {}
+    for name in ciphers.names():
+        model = ciphers.get(name).settings
+        for field, info in (model.model_fields if model else {}).items():
+            fields[field] = (info.annotation, info)
+    if not fields:
+        return FileStoreSettings
+    return create_model(
+        "FileStoreSettings", __base__=FileStoreSettings, __module__=__name__, **fields
+    )
 
 
 def file_settings(environment: Environment) -> FileStoreSettings:
@@ -71,9 +117,7 @@ def open_file_store(context: StoreContext) -> SecretStore:
     environment = context.environment
     relative = shown_path(environment)
     key_file = context.placement.path(environment.name, "key file")
-    # `encryption` names the cipher once the settings carry it; until then, and wherever
-    # an environment names none, the store is master-key.
-    cipher = ciphers.get(getattr(file_settings(environment), "encryption", "master-key"))
+    cipher = ciphers.get(file_settings(environment).encryption)
     return FileStore(
         context.placement.path(environment.name, "store"),  # checked, resolved
         environment.name,
@@ -93,7 +137,7 @@ def _may_hold_values(context: StoreContext) -> bool:
 
 BACKEND = StoreBackend(
     name=NAME,
-    settings=FileStoreSettings,
+    settings=_with_cipher_fields(),
     open=open_file_store,
     may_hold_values=_may_hold_values,
     default=True,

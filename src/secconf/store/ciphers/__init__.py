@@ -100,6 +100,8 @@ def discover(package: str) -> dict[str, Cipher]:
 
     found: dict[str, Cipher] = {}
     for module in pkgutil.iter_modules(importlib.import_module(package).__path__):
+        if module.name.startswith("_"):
+            continue  # a private helper module, as in the other registries
         cipher = getattr(importlib.import_module(f"{package}.{module.name}"), "CIPHER", None)
         if not isinstance(cipher, Cipher):
             raise TypeError(f"{package}.{module.name} defines no CIPHER = Cipher(...)")
