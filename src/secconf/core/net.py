@@ -18,11 +18,13 @@ import contextlib
 import functools
 import heapq
 import itertools
-import socket
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import socket
 
 from secconf.core.errors import SecconfError
 
@@ -90,6 +92,8 @@ class _Scope:
 
 def _shut(connection: Any, fd: int) -> None:
     """Shut a connection's socket down, so that a read blocked on it returns now."""
+    import socket
+
     sock = getattr(connection, "sock", None)
     with contextlib.suppress(OSError, ValueError):
         if isinstance(sock, socket.socket) and sock.fileno() != -1:
@@ -196,6 +200,8 @@ def _clamp(value: Any) -> Any:
 
 
 def _enlist(connection: Any, sock: Any) -> None:
+    import socket
+
     scope = current()
     if scope is not None and isinstance(sock, socket.socket):
         scope.enlist(connection, sock)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -63,6 +61,9 @@ def delivered_values(config: Config) -> list[tuple[Variable, str]]:
 def checksum(values: list[tuple[Variable, str]], key: bytes) -> str:
     """HMAC-SHA256 of every delivered name and value: changes with any value, reveals none."""
     payload = json.dumps([[v.name, text] for v, text in values], ensure_ascii=False)
+    import hashlib
+    import hmac
+
     return hmac.new(key, payload.encode("utf-8"), hashlib.sha256).hexdigest()
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac as stdlib_hmac
 import itertools
 import os
 import re
@@ -70,6 +69,8 @@ class DataKey:
 
     def same(self, other: DataKey) -> bool:
         """True when both are the same key (compared in constant time)."""
+        import hmac as stdlib_hmac
+
         return stdlib_hmac.compare_digest(self.material, other.material)
 
     def derive(self, purpose: str) -> bytes:

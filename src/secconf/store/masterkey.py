@@ -15,7 +15,6 @@ import base64
 import binascii
 import contextlib
 import os
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,6 +120,8 @@ def create_key_file(key_file: Path, root: Path | None = None) -> tuple[MasterKey
     try:
         make_dirs(key_file.parent)
         _ignore_in_git(key_file)
+        import secrets
+
         text = base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode("ascii") + "\n"
         tmp = new_temp(key_file, root, data=text.encode("ascii"))
         try:

@@ -4,7 +4,6 @@ secconf.store.ciphers (today master-key, see .masterkey)."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -95,6 +94,8 @@ def shown_key_file(environment: Environment) -> str:
 
 def lock_path(root: Path, relative: str) -> Path:
     """Where a file store's lock lives: in the git-ignored .secconf/, not beside the store."""
+    import hashlib  # here, not at import: OpenSSL's loading costs every start-up
+
     name = relative.replace("/", "__")
     if len(name) > 200:  # a file name has at most 255 bytes
         name = f"{name[:100]}-{hashlib.sha256(relative.encode()).hexdigest()[:16]}"
@@ -104,6 +105,8 @@ def lock_path(root: Path, relative: str) -> Path:
 def key_lock_path(root: Path, key_file: Path) -> Path:
     """The lock of a master key file: `store rekey` holds it throughout, and every write of
     a file store that reads this key file takes it first (then the store's own lock)."""
+    import hashlib
+
     digest = hashlib.sha256(str(key_file.resolve()).encode("utf-8", "surrogatepass"))
     return root / ".secconf" / "locks" / f"key-{digest.hexdigest()[:16]}.lock"
 
