@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 from tests.support.repo import Result, make_repo, run, write_env
 
+from secconf.core.retry import RetryPolicy
+
 MOUNT = "secret"
 # The sensitive variables of the bundled schema that the test environments deliver.
 SENSITIVE = ("JWT_SECRET_KEY", "VAPID_PRIVATE_KEY", "TURNSTILE_SECRET_KEY")
@@ -167,23 +169,62 @@ def assert_no_leak(outputs: Iterable[Result | str], values: Iterable[str]) -> No
 # --------------------------------------------------------------------------- library API
 
 
-def library_plan(root: Path, env: str, target_name: str, *, prune: bool = False) -> tuple[Any, Any]:
-    """Plan one environment through the library (no CLI): the target and its Plan.
+# Retries with millisecond backoff, so fault tests take no real time; attempts as shipped.
+FAST_RETRIES = RetryPolicy(base_seconds=0.001, cap_seconds=0.005)
 
-    For tests that must act between plan and apply, as a concurrent writer would.
-    """
-    from secconf.deploy import make_target
-    from secconf.operations.prepare import prepare
+
+def deploy_target(name: str, **options: Any) -> Any:
+    """The deploy target of render target `name`, retrying fast unless told otherwise."""
+    from secconf.deploy.base import DeployOptions
+    from secconf.operations.deploy import deploy_target as build
+
+    return build(name, DeployOptions(**{"policy": FAST_RETRIES, **options}))
+
+
+def plan_outcomes(
+    root: Path,
+    envs: Iterable[str],
+    target: Any,
+    *,
+    prune: bool = False,
+    generate: bool = False,
+) -> list[Any]:
+    """`secconf plan` through the operation (no CLI): one Outcome per environment."""
+    from secconf.operations.deploy import plan_environments
     from secconf.operations.project import Project
 
     project = Project.open(root)
-    target = make_target(target_name)
-    prepared = prepare(
+    return plan_environments(
         project,
-        project.environments.get(env),
+        [project.environments.get(env) for env in envs],
+        target,
+        prune=prune,
+        generate=generate,
+        parallel=4,
         notify=lambda _message: None,
     )
-    return target, target.plan(prepared, prune=prune)
+
+
+def apply_outcomes(
+    root: Path, envs: Iterable[str], target: Any, *, prune: bool = False
+) -> list[Any]:
+    """`secconf apply --yes` through the operations: plan (generating keys), then apply."""
+    from secconf.operations.deploy import apply_plans
+
+    planned = plan_outcomes(root, envs, target, prune=prune, generate=True)
+    return apply_plans(planned, target, parallel=4)
+
+
+def library_plan(root: Path, env: str, target_name: str, *, prune: bool = False) -> tuple[Any, Any]:
+    """Plan one environment through the operation (no CLI): the target and its Plan.
+
+    For tests that must act between plan and apply, as a concurrent writer would.
+    """
+    target = deploy_target(target_name)
+    (outcome,) = plan_outcomes(root, [env], target, prune=prune, generate=True)
+    if outcome.error is not None:
+        raise outcome.error
+    return target, outcome.plan
 
 
 # --------------------------------------------------------------------------- TLS

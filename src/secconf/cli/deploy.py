@@ -11,10 +11,17 @@ from typing import Any
 
 import click
 
-from secconf.cli.common import confirm, environment_options, notice, open_project, selected
+from secconf.cli.common import (
+    confirm,
+    environment_options,
+    notice,
+    open_project,
+    print_error,
+    selected,
+)
 from secconf.core.errors import ExitCode, SecconfError
-from secconf.deploy import Outcome
-from secconf.deploy.base import Plan
+from secconf.deploy.base import DeployTarget, Plan
+from secconf.operations.deploy import Outcome, deployable
 
 SYMBOLS = {"add": "+", "change": "~", "remove": "-", "unchanged": "="}
 
@@ -49,13 +56,18 @@ def deploy_options(func: Callable[..., Any]) -> Callable[..., Any]:
             net.set_timeout(timeout)  # the same setting as `secconf --timeout`
         return func(*pos, args=DeployArgs(**shared), **kwargs)
 
+    from secconf.render.registry import targets
+
+    names = deployable()
     options = [
         click.option(
             "--target",
             "-t",
-            type=click.Choice(["vault", "kubernetes"]),
+            type=click.Choice(names),
             required=True,
-            help="Where to deliver: Vault KV v2, or a Kubernetes Secret and ConfigMap.",
+            help="Where to deliver what `render --target` writes: "
+            + "; ".join(f"{n}, {targets()[n].summary}" for n in names)
+            + ".",
         ),
         click.option(
             "--prune",
@@ -100,36 +112,31 @@ def deploy_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return decorated
 
 
-def _target(name: str, context: str | None, tls_skip_verify: bool) -> Any:
-    from secconf.deploy import make_target
+def _target(args: DeployArgs) -> DeployTarget:
+    from secconf.deploy.base import DeployOptions
+    from secconf.operations.deploy import deploy_target
 
     def on_retry(exc: BaseException, attempt: int, delay: float) -> None:
         status = getattr(exc, "status", None) or type(exc).__name__
         notice(f"transient failure ({status}); retry {attempt} in {delay:.1f} s")
 
-    import os
-
-    from_env = os.environ.get("VAULT_SKIP_VERIFY", "").lower() in ("1", "true", "yes", "on")
-    if name == "vault" and (tls_skip_verify or from_env):
-        import warnings
-
-        import urllib3
-
-        why = "--tls-skip-verify" if tls_skip_verify else "VAULT_SKIP_VERIFY"
-        notice(f"warning: TLS certificates of Vault are NOT verified ({why})")
-        # Said once above; urllib3 would repeat it for every request.
-        warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
-    if name == "vault":
-        return make_target(name, skip_tls_verify=tls_skip_verify, on_retry=on_retry, notify=notice)
-    return make_target(name, context=context, on_retry=on_retry)
+    options = DeployOptions(
+        context=args.context,
+        skip_tls_verify=args.tls_skip_verify,
+        on_retry=on_retry,
+        notify=notice,
+    )
+    return deploy_target(args.target, options)
 
 
-def _plans(ctx: click.Context, args: DeployArgs, *, generate: bool) -> tuple[Any, list[Outcome]]:
-    from secconf.deploy import plan_environments
+def _plans(
+    ctx: click.Context, args: DeployArgs, *, generate: bool
+) -> tuple[DeployTarget, list[Outcome]]:
+    from secconf.operations.deploy import plan_environments
 
     project = open_project(ctx, writing=generate)
     environments = selected(project, args.envs, args.all_)
-    target = _target(args.target, args.context, args.tls_skip_verify)
+    target = _target(args)
     with _Progress(len(environments), "planning") as progress:
         outcomes = plan_environments(
             project,
@@ -172,13 +179,7 @@ def _print_plan(plan: Plan) -> None:
 
 def _print_error(outcome: Outcome) -> None:
     assert outcome.error is not None
-    error = outcome.error
-    click.echo(f"{outcome.environment}: failed: {error.location()}{error.message}", err=True)
-    for finding in getattr(error, "findings", []):
-        where = f"{finding.file}:{finding.line}" if finding.line else finding.file
-        click.echo(f"  {where}: {finding.severity} {finding.code} {finding.message}", err=True)
-    if error.hint:
-        click.echo(f"  hint: {error.hint}", err=True)
+    print_error(outcome.error, prefix=f"{outcome.environment}: failed: ")
 
 
 def _json(outcomes: list[Outcome]) -> None:
@@ -235,7 +236,7 @@ def apply(ctx: click.Context, args: DeployArgs, yes: bool, allow_older_store: bo
     does not stop the others, and the exit code is 2 when any failed. Running it again
     after a failure converges.
     """
-    from secconf.deploy import apply_plans
+    from secconf.operations.deploy import apply_plans
 
     if not yes and not sys.stdin.isatty():
         # Show what would change, generating nothing, then refuse: no one can confirm.

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from secconf.core.secret import fingerprint
+
+if TYPE_CHECKING:
+    from secconf.core.retry import RetryPolicy
+    from secconf.environment.resolve import Config
+    from secconf.environment.settings import SettingsModel
+    from secconf.store.base import SecretStore
 
 Action = Literal["add", "change", "remove", "unchanged"]
 
@@ -32,6 +38,38 @@ class KeyChange:
         }
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One environment ready to deliver to one target: exactly the bytes `render` wrote
+    for it from the repository's templates (already parsed and checked by render), the
+    target's settings, and the store its keys came from."""
+
+    config: Config
+    settings: SettingsModel  # `targets.NAME` of the environment: the target's own model
+    content: bytes = field(repr=False)  # holds values: never shown
+    store: SecretStore = field(repr=False)
+    fingerprint_key: bytes = field(repr=False)
+
+
+class PlanState:
+    """What apply needs of a plan: each target has its own dataclass of this."""
+
+
+@dataclass(frozen=True)
+class DeployOptions:
+    """How plan, apply and check reach the live systems; each target reads its part.
+
+    `policy`: the retries on transient faults (None: the shipped RetryPolicy);
+    `on_retry` is told of each; `notify` gets notices for the person at the terminal.
+    """
+
+    context: str | None = None  # a Kubernetes context (else the kubeconfig's, or the file's)
+    skip_tls_verify: bool = False  # Vault's TLS certificate
+    policy: RetryPolicy | None = None
+    on_retry: Callable[[BaseException, int, float], None] | None = None
+    notify: Callable[[str], None] | None = None
+
+
 @dataclass
 class Plan:
     """The changes one environment needs on one target; `state` carries what apply needs."""
@@ -45,7 +83,7 @@ class Plan:
     notes: list[str] = field(default_factory=list)  # e.g. metadata to update, nothing secret
     # Set when the store is older than one seen before: apply refuses unless told.
     store_replay: str | None = None
-    state: Any = field(default=None, repr=False)  # holds the values to write: never shown
+    state: PlanState | None = field(default=None, repr=False)  # the values to write: never shown
 
     @property
     def pending(self) -> list[KeyChange]:
@@ -82,12 +120,12 @@ class ApplyResult:
 
 
 def replay_warning(
-    store: Any, delivered: int | None = None, target: str = "the target"
+    store: SecretStore, delivered: int | None = None, target: str = "the target"
 ) -> str | None:
     """Why the environment's file store looks put back from before a rotation, or None:
     its generation is lower than the one last delivered (`delivered`, from the target's
     metadata) or than one seen on this machine."""
-    generation = getattr(store, "generation", None)
+    generation = store.generation
     if generation is not None and delivered is not None and generation < delivered:
         return (
             f"the store {store.location} is at generation {generation}, lower than generation "
@@ -139,12 +177,14 @@ def diff_keys(
 
 
 class DeployTarget(Protocol):
-    """A live system secconf delivers to (Vault KV v2, Kubernetes)."""
+    """A live system secconf delivers to (Vault KV v2, Kubernetes). `name` is the render
+    target whose output it delivers; the render target names this class as its `deploy`
+    adapter, and plan/apply/check build it with `cls(options)`."""
 
     name: str
 
-    def plan(self, prepared: Any, *, prune: bool) -> Plan:
-        """Read what is live and compare it with what secconf would deliver."""
+    def plan(self, delivery: Delivery, *, prune: bool) -> Plan:
+        """Read what is live and compare it with what render wrote for the environment."""
         ...
 
     def apply(self, plan: Plan) -> ApplyResult:

@@ -6,6 +6,10 @@ again: if only what secconf does not manage changed (another label, an unmanaged
 a controller's annotation), the same writes are retried on the new version, a bounded
 number of times; if a managed key changed, the plan no longer holds and the
 environment stops, overwriting nothing. An immutable object is reported, never deleted.
+
+What is delivered are the objects `render --target kubernetes` wrote from the
+repository's template, as it wrote them: a label or annotation the template adds is
+live after apply, and its removal by hand is drift.
 """
 
 from __future__ import annotations
@@ -14,25 +18,48 @@ import base64
 import binascii
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from secconf.core import net, redact
 from secconf.core.errors import DeployError, SecconfError
 from secconf.core.redact import quoted_message
-from secconf.core.retry import RetryPolicy, with_retries
-from secconf.deploy.base import ApplyResult, KeyChange, Plan, diff_keys, replay_warning
-from secconf.operations.prepare import Prepared
-from secconf.render.base import RenderInput
-from secconf.render.targets.kubernetes import kubernetes_objects
+from secconf.core.retry import with_retries
+from secconf.deploy.base import (
+    ApplyResult,
+    Delivery,
+    DeployOptions,
+    KeyChange,
+    Plan,
+    PlanState,
+    diff_keys,
+    replay_warning,
+)
 
 CONFLICT_RETRIES = 3
 TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
 REQUEST_TIMEOUT = (5.0, 30.0)
+_TEMPLATE = "templates/kubernetes.yaml.j2"
+# What apply delivers of an object's metadata; the API server adds the rest.
+_DELIVERED_METADATA = frozenset({"name", "namespace", "labels", "annotations"})
+
+# Makes the kubernetes ApiClient for a context (None: the kubeconfig's current one).
+ApiClientFactory = Callable[[str | None], Any]
+
+
+@runtime_checkable
+class KubernetesTargetSettings(Protocol):
+    """What delivery reads of an environment's `targets.kubernetes` settings."""
+
+    @property
+    def namespace(self) -> str: ...
+
+    @property
+    def context(self) -> str | None: ...
 
 
 @dataclass
@@ -45,6 +72,16 @@ class _Object:
     changes: list[KeyChange]
     unmanaged: list[str]
     meta_changed: bool
+
+
+@dataclass
+class KubernetesPlanState(PlanState):
+    """The objects as planned, and what a conflict needs to plan one of them again."""
+
+    api: Any = field(repr=False)  # the client's CoreV1Api (the client has no type hints)
+    objects: list[_Object]
+    key: bytes = field(repr=False)  # the fingerprint key
+    managed: set[str]
 
 
 def _decode(kind: str, data: dict[str, str] | None) -> dict[str, str]:
@@ -68,45 +105,35 @@ class KubernetesDeploy:
 
     def __init__(
         self,
+        options: DeployOptions | None = None,
         *,
-        context: str | None = None,
-        policy: RetryPolicy | None = None,
-        on_retry: Any = None,
+        api_client: ApiClientFactory | None = None,
     ) -> None:
-        self.context = context
-        self.policy = policy
-        self.on_retry = on_retry
-
-    # -- connection ----------------------------------------------------------------
-
-    def _api(self, context: str | None) -> Any:
-        from kubernetes import client
-
-        configuration = client.Configuration()
-        _load_configuration(configuration, context)
-        _register_client_credentials(configuration)
-        configuration.retries = 0  # secconf retries transient faults itself, with a deadline
-        api_client = client.ApiClient(configuration)
-        net.bound_pool_manager(api_client.rest_client.pool_manager)
-        return client.CoreV1Api(api_client)
+        self.options = options or DeployOptions()
+        self.api_client = api_client or kubeconfig_api_client
 
     def _call(self, what: str, namespace: str, action: Any) -> Any:
         with _kubernetes_errors(what, namespace):
             return with_retries(
-                action, transient=_is_transient, policy=self.policy, on_retry=self.on_retry
+                action,
+                transient=_is_transient,
+                policy=self.options.policy,
+                on_retry=self.options.on_retry,
             )
 
     # -- plan ----------------------------------------------------------------------
 
-    def plan(self, prepared: Prepared, *, prune: bool) -> Plan:
-        """Read the live Secret and ConfigMap and compare them with the intended ones."""
-        config = prepared.config
-        settings: Any = config.environment.targets["kubernetes"]
-        api = self._api(self.context or settings.context)
-        intended = kubernetes_objects(RenderInput(config, None, prepared.checksum_key))
+    def plan(self, delivery: Delivery, *, prune: bool) -> Plan:
+        """Read the live Secret and ConfigMap and compare them with those render wrote."""
+        from kubernetes import client
+
+        config = delivery.config
+        settings = _settings(delivery)
+        intended = rendered_objects(delivery.content)
+        api = client.CoreV1Api(self.api_client(self.options.context or settings.context))
         managed = set(config.schema.variables)
         objects = [
-            self._plan_object(api, obj, managed, prepared.fingerprint_key, prune=prune)
+            self._plan_object(api, obj, managed, delivery.fingerprint_key, prune=prune)
             for obj in intended
         ]
         plan = Plan(
@@ -117,7 +144,7 @@ class KubernetesDeploy:
             [f"{o.kind}/{k}" for o in objects for k in o.unmanaged],
             prune,
         )
-        plan.store_replay = replay_warning(prepared.store)
+        plan.store_replay = replay_warning(delivery.store)
         for o in objects:
             if o.live is None:
                 plan.notes.append(f"create {o.kind} {o.intended['metadata']['name']}")
@@ -125,12 +152,7 @@ class KubernetesDeploy:
                 plan.notes.append(
                     f"update the labels/annotations of {o.kind} {o.intended['metadata']['name']}"
                 )
-        plan.state = {
-            "api": api,
-            "objects": objects,
-            "key": prepared.fingerprint_key,
-            "managed": managed,
-        }
+        plan.state = KubernetesPlanState(api, objects, delivery.fingerprint_key, managed)
         return plan
 
     def _read(self, api: Any, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
@@ -162,10 +184,13 @@ class KubernetesDeploy:
         current = _decode(kind, (live or {}).get("data"))
         changes, unmanaged = diff_keys(current, desired, managed, key, prune=prune, where=kind)
         live_meta = (live or {}).get("metadata") or {}
-        meta_changed = live is not None and any(
-            (live_meta.get(part) or {}).get(k) != v
-            for part in ("labels", "annotations")
-            for k, v in meta[part].items()
+        meta_changed = live is not None and (
+            any(
+                (live_meta.get(part) or {}).get(k) != v
+                for part in ("labels", "annotations")
+                for k, v in meta[part].items()
+            )
+            or ("immutable" in intended and live.get("immutable") != intended["immutable"])
         )
         return _Object(kind, intended, live, changes, unmanaged, meta_changed)
 
@@ -176,15 +201,17 @@ class KubernetesDeploy:
         if plan.in_sync:
             return ApplyResult(plan.environment, "unchanged")
         state = plan.state
+        if not isinstance(state, KubernetesPlanState):
+            raise TypeError("not a plan of the kubernetes target")
         writes = 0
-        for obj in state["objects"]:
+        for obj in state.objects:
             pending = [c for c in obj.changes if c.action != "unchanged"]
             if obj.live is not None and not pending and not obj.meta_changed:
                 continue
-            writes += self._write(state["api"], obj, state, plan.prune)
+            writes += self._write(state.api, obj, state, plan.prune)
         return ApplyResult(plan.environment, "applied", writes)
 
-    def _write(self, api: Any, obj: _Object, state: dict[str, Any], prune: bool) -> int:
+    def _write(self, api: Any, obj: _Object, state: KubernetesPlanState, prune: bool) -> int:
         meta = obj.intended["metadata"]
         namespace, name = meta["namespace"], meta["name"]
         for _ in range(CONFLICT_RETRIES + 1):
@@ -210,9 +237,7 @@ class KubernetesDeploy:
                 )
                 return 1
             except _Conflict:
-                fresh = self._plan_object(
-                    api, obj.intended, state["managed"], state["key"], prune=prune
-                )
+                fresh = self._plan_object(api, obj.intended, state.managed, state.key, prune=prune)
                 if _signature(fresh.changes) != _signature(obj.changes):
                     raise DeployError(
                         f"{obj.kind} {namespace}/{name} changed after it was read; "
@@ -241,6 +266,8 @@ class KubernetesDeploy:
         body["data"] = data
         if obj.kind == "Secret":
             body["type"] = body.get("type") or "Opaque"
+        if "immutable" in obj.intended:
+            body["immutable"] = obj.intended["immutable"]
         return body
 
     def _create(self, api: Any, obj: _Object) -> Any:
@@ -277,6 +304,71 @@ class KubernetesDeploy:
             if exc.status == 409:
                 raise _Conflict from None
             raise
+
+
+def kubeconfig_api_client(context: str | None) -> Any:
+    """The client's ApiClient for `context`, from the kubeconfig (or the pod's service
+    account), its credentials registered for redaction, its pool bounded."""
+    from kubernetes import client
+
+    configuration = client.Configuration()
+    _load_configuration(configuration, context)
+    _register_client_credentials(configuration)
+    configuration.retries = 0  # secconf retries transient faults itself, with a deadline
+    api_client = client.ApiClient(configuration)
+    net.bound_pool_manager(api_client.rest_client.pool_manager)
+    return api_client
+
+
+def _settings(delivery: Delivery) -> KubernetesTargetSettings:
+    settings = delivery.settings
+    if not isinstance(settings, KubernetesTargetSettings):
+        raise TypeError(f"not kubernetes target settings: {type(settings).__name__}")
+    return settings
+
+
+def rendered_objects(content: bytes) -> list[dict[str, Any]]:
+    """The Secret and ConfigMap render wrote, as apply delivers them: every label and
+    annotation the template gives them. Render checked their names, data and secconf's
+    own metadata; metadata apply would not deliver is refused here, not dropped."""
+    from secconf.core.yamlio import parse_documents
+
+    documents = [d for d in parse_documents(content.decode("utf-8"), _TEMPLATE) if d is not None]
+    return [_delivered(document) for document in documents]
+
+
+def _delivered(document: Any) -> dict[str, Any]:
+    def fail(what: str) -> DeployError:
+        return DeployError(
+            f"the rendered manifests {what}, which apply cannot deliver",
+            file=_TEMPLATE,
+            hint="apply delivers name, namespace, labels, annotations, data, type and immutable",
+        )
+
+    if not isinstance(document, dict) or document.get("kind") not in ("Secret", "ConfigMap"):
+        raise fail("hold a document that is not a Secret or ConfigMap")
+    kind = document["kind"]
+    meta = document.get("metadata") or {}
+    extra = sorted(set(meta) - _DELIVERED_METADATA)
+    if extra:
+        raise fail(f"give the {kind} metadata {', '.join(map(str, extra))}")
+    metadata: dict[str, Any] = {"name": meta.get("name"), "namespace": meta.get("namespace")}
+    for part in ("labels", "annotations"):
+        given = meta.get(part) or {}
+        if not isinstance(given, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in given.items()
+        ):
+            raise fail(f"give the {kind} {part} that are not text (quote them)")
+        metadata[part] = dict(given)
+    obj = {"apiVersion": "v1", "kind": kind, "metadata": metadata}
+    obj["data"] = dict(document.get("data") or {})
+    if kind == "Secret":
+        obj["type"] = document.get("type") or "Opaque"
+    if "immutable" in document:
+        if not isinstance(document["immutable"], bool):
+            raise fail(f"make the {kind}'s immutable something other than true or false")
+        obj["immutable"] = document["immutable"]
+    return obj
 
 
 class _Conflict(Exception):
