@@ -510,3 +510,82 @@ def test_binary_keys_secconf_leaves_alone_keep_their_bytes(kube, deployment: Dep
     live = secret(kube, d)
     assert base64.b64decode(live["data"]["keystore.p12"]) == raw
     assert check(d, "--env", "dev").code == 0
+
+
+# --------------------------------------------------------------------------- templates
+
+
+def template_with(root: Path, labels: str = "", annotations: str = "", metadata: str = "") -> None:
+    """The repository's own kubernetes template: the bundled one plus lines under the
+    labels and annotations of both objects (and under their metadata)."""
+    from secconf.render.templating import BUNDLED_TEMPLATES
+
+    text = (BUNDLED_TEMPLATES / "kubernetes.yaml.j2").read_text()
+    text = text.replace(
+        "    {{ labels | yaml_items(4) }}\n", "    {{ labels | yaml_items(4) }}\n" + labels
+    )
+    text = text.replace(
+        "    {{ annotations | yaml_items(4) }}\n",
+        "    {{ annotations | yaml_items(4) }}\n" + annotations + metadata,
+    )
+    (root / "templates").mkdir(exist_ok=True)
+    (root / "templates" / "kubernetes.yaml.j2").write_text(text)
+
+
+def test_labels_and_annotations_the_template_adds_are_delivered_and_their_removal_is_drift(
+    kube, deployment: Deployment
+) -> None:  # type: ignore[no-untyped-def]
+    d = deployment
+    template_with(
+        d.root,
+        labels="    team: payments\n",
+        annotations='    owner: "platform@acme-shop.io"\n',
+    )
+    rendered = d.run("render", "--env", "dev", "--target", "kubernetes", "--out", "-")
+    assert rendered.code == 0 and "team: payments" in rendered.out, rendered.both
+
+    assert apply(d, "--env", "dev").code == 0
+    for obj in (secret(kube, d), configmap(kube, d)):
+        assert obj is not None
+        assert obj["metadata"]["labels"]["team"] == "payments"
+        assert obj["metadata"]["annotations"]["owner"] == "platform@acme-shop.io"
+        assert obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "secconf"
+    assert check(d, "--env", "dev").code == 0
+
+    edit(kube, secret(kube, d), lambda o: o["metadata"]["labels"].pop("team"))
+    edit(kube, configmap(kube, d), lambda o: o["metadata"]["annotations"].pop("owner"))
+    drift = check(d, "--env", "dev")
+    assert drift.code == 1, drift.both
+    assert f"update the labels/annotations of Secret {d.secret_name('dev')}" in drift.out
+    assert f"update the labels/annotations of ConfigMap {d.configmap_name('dev')}" in drift.out
+    assert "drift in dev" in drift.err
+
+    assert apply(d, "--env", "dev").code == 0
+    assert secret(kube, d)["metadata"]["labels"]["team"] == "payments"  # type: ignore[index]
+    assert configmap(kube, d)["metadata"]["annotations"]["owner"] == "platform@acme-shop.io"  # type: ignore[index]
+    assert check(d, "--env", "dev").code == 0
+
+
+def test_a_template_whose_output_render_refuses_stops_plan(kube, deployment: Deployment) -> None:  # type: ignore[no-untyped-def]
+    """plan checks the template's output as render does: no value is delivered that
+    render would not write."""
+    d = deployment
+    template_with(d.root, labels="    app.kubernetes.io/managed-by: someone-else\n")
+    result = apply(d, "--env", "dev")
+    assert result.code == 2, result.both
+    assert "templates/kubernetes.yaml.j2" in result.err
+    assert "duplicate" in result.err or "lack the labels" in result.err
+    if loopback(kube):
+        assert kube.count() == 0  # refused before anything was read
+
+
+def test_metadata_apply_would_not_deliver_is_refused_not_dropped(
+    kube, deployment: Deployment
+) -> None:  # type: ignore[no-untyped-def]
+    d = deployment
+    template_with(d.root, metadata="  finalizers: [acme.io/keep]\n")
+    assert d.run("render", "--env", "dev", "--target", "kubernetes", "--out", "-").code == 0
+    result = apply(d, "--env", "dev")
+    assert result.code == 2, result.both
+    assert "templates/kubernetes.yaml.j2" in result.err and "finalizers" in result.err
+    assert secret(kube, d) is None

@@ -570,3 +570,34 @@ def test_plan_stores_nothing_and_apply_stores_exactly_what_it_delivers(
         live = vault.kv_read(MOUNT, d.vault_path(env))
         same = entries["JWT_SECRET_KEY"].current.value.reveal() == live["JWT_SECRET_KEY"]
         assert same and entries["JWT_SECRET_KEY"].current.version == 1
+
+
+# --------------------------------------------------------------------------- templates
+
+
+def test_apply_delivers_the_payload_the_repository_template_renders(
+    vault, deployment: Deployment
+) -> None:  # type: ignore[no-untyped-def]
+    """The repository's vault template is rendered and checked as `render` does: a
+    template that writes the object its own way delivers the same object; one that
+    leaves a key out is refused before anything is read or written."""
+    d = deployment
+    templates = d.root / "templates"
+    templates.mkdir(exist_ok=True)
+    (templates / "vault.json.j2").write_text(
+        "{\n{% for k, v in data.items() %}  {{ k | to_json }}: {{ v | to_json }}"
+        "{{ ',' if not loop.last }}\n{% endfor %}}\n"
+    )
+    assert apply(d, "--env", "dev").code == 0
+    live = vault.kv_read(MOUNT, d.vault_path("dev"))
+    assert live is not None and len(live) == DELIVERED
+    assert d.run("check", "--target", "vault", "--env", "dev").code == 0
+
+    (templates / "vault.json.j2").write_text('{"JWT_SECRET_KEY": {{ "not-the-key" | to_json }}}')
+    if loopback(vault):
+        vault.reset_requests()
+    result = d.run("check", "--target", "vault", "--env", "dev")
+    assert result.code == 2, result.both
+    assert "templates/vault.json.j2" in result.err
+    if loopback(vault):
+        assert vault.count() == 0
