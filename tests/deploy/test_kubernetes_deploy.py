@@ -20,13 +20,16 @@ from tests.support.deploy import (
     DELIVERED,
     SENSITIVE,
     Deployment,
+    apply_outcomes,
     assert_no_leak,
     decoded,
+    deploy_target,
     environment_yaml,
     injected_var,
     kube_secret_values,
     library_plan,
     make_deployment,
+    plan_outcomes,
 )
 from tests.support.k8s_server import KubeServer
 
@@ -294,9 +297,13 @@ def test_transient_fault_on_read_is_retried(kube, deployment: Deployment, fault:
     d = deployment
     inject(kube, fault, secret_path(d))
     inject(kube, fault, configmap_path(d))
-    result = apply(d, "--env", "dev")
-    assert result.code == 0, result.both
-    assert result.err.count("transient failure") == 2
+    retries: list[int] = []
+    target = deploy_target(
+        "kubernetes", on_retry=lambda _exc, attempt, _delay: retries.append(attempt)
+    )
+    (outcome,) = apply_outcomes(d.root, ["dev"], target)
+    assert outcome.error is None, outcome.error
+    assert retries == [1, 1]
     assert kube.count("GET", secret_path(d)) == 2 and kube.count("GET", configmap_path(d)) == 2
     assert kube.count(writes_only=True) == 2
     assert sorted(decoded(secret(kube, d))) == sorted(SENSITIVE)
@@ -480,9 +487,9 @@ def test_kubeconfig_and_context_are_read_when_secconf_runs(
     path.write_text(yaml.safe_dump(config))
     monkeypatch.setenv("KUBECONFIG", str(path))
 
-    current = apply(d, "--env", "dev")
-    assert current.code == 2, current.both
-    assert "cannot reach the Kubernetes API" in current.err
+    (current,) = plan_outcomes(d.root, ["dev"], deploy_target("kubernetes"), generate=True)
+    assert current.error is not None
+    assert "cannot reach the Kubernetes API" in current.error.message
     chosen = apply(d, "--env", "dev", "--context", "reachable")
     assert chosen.code == 0, chosen.both
     assert secret(kube, d) is not None

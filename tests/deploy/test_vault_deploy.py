@@ -20,11 +20,14 @@ from tests.support.deploy import (
     MOUNT,
     SENSITIVE,
     Deployment,
+    apply_outcomes,
     assert_no_leak,
+    deploy_target,
     environment_yaml,
     injected_var,
     library_plan,
     make_deployment,
+    plan_outcomes,
     tls_vault,
     vault_secret_values,
 )
@@ -255,15 +258,27 @@ def test_transient_fault_on_read_and_metadata_write_is_retried(
     d = deployment
     inject(vault, fault, data_of(d))  # the plan's read
     inject(vault, fault, metadata_of(d))  # the marks' write
-    result = apply(d, "--env", "dev")
-    assert result.code == 0, result.both
-    assert "dev: applied (2 writes)" in result.out
-    assert result.err.count("transient failure") == 2 and "retry 1" in result.err
+    retries: list[int] = []
+    target = deploy_target("vault", on_retry=lambda _exc, attempt, _delay: retries.append(attempt))
+    (outcome,) = apply_outcomes(d.root, ["dev"], target)
+    assert outcome.error is None, outcome.error
+    assert outcome.result.status == "applied" and outcome.result.writes == 2
+    assert retries == [1, 1]
     assert vault.count("GET", data_of(d)) == 2
     assert vault.count("POST", data_of(d)) == 1
     assert vault.count("PATCH", metadata_of(d)) == 2
     assert len(vault.kv_read(MOUNT, d.vault_path("dev"))) == DELIVERED
     assert vault.kv_custom_metadata(MOUNT, d.vault_path("dev"))["managed-by"] == "secconf"
+
+
+def test_retry_log_carries_no_value(vault, deployment: Deployment) -> None:  # type: ignore[no-untyped-def]
+    """The CLI tells of each retry (status, attempt, delay) and of nothing else."""
+    d = deployment
+    inject(vault, 500, data_of(d))
+    result = apply(d, "--env", "dev")
+    assert result.code == 0, result.both
+    assert "dev: applied (2 writes)" in result.out
+    assert result.err.count("transient failure") == 1 and "retry 1" in result.err
     assert_no_leak([result], vault_secret_values(vault, d))
 
 
@@ -288,12 +303,14 @@ def test_transient_faults_beyond_the_attempts_fail_the_environment(
 
     d, attempts = deployment, RetryPolicy().attempts
     vault.fail_next(attempts, 500, data_of(d))  # every attempt fails; none left queued
-    result = apply(d, "--env", "dev")
-    assert result.code == 2, result.both
-    assert "dev: failed" in result.err and "InternalServerError" in result.err
+    target = deploy_target("vault")
+    (outcome,) = apply_outcomes(d.root, ["dev"], target)
+    assert isinstance(outcome.error, DeployError) and outcome.result is None
+    assert "InternalServerError" in outcome.error.message
     assert vault.count("GET", data_of(d)) == attempts  # bounded
     assert vault.count(writes_only=True) == 0
-    assert apply(d, "--env", "dev").code == 0  # and once the fault is gone, it converges
+    (again,) = apply_outcomes(d.root, ["dev"], target)  # once the fault is gone, it converges
+    assert again.error is None and again.result.status == "applied"
 
 
 # --------------------------------------------------------------------------- unknown keys
@@ -464,15 +481,15 @@ def test_vault_addr_from_the_environment_wins_over_the_file(
 
     # without VAULT_ADDR the file's address is used (here: nothing listens there)
     monkeypatch.delenv("VAULT_ADDR")
-    fallback = d.run("plan", "--env", "dev", "--target", "vault")
-    assert fallback.code == 2 and f"cannot reach Vault at {dead}" in fallback.err, fallback.both
+    (fallback,) = plan_outcomes(d.root, ["dev"], deploy_target("vault"))
+    assert fallback.error is not None and f"cannot reach Vault at {dead}" in fallback.error.message
 
     # and the file's address is only a fallback: VAULT_ADDR, even when wrong, wins
     d.rewrite("dev", text.replace(dead, vault.url))
     monkeypatch.setenv("VAULT_ADDR", dead)
-    wrong = d.run("plan", "--env", "dev", "--target", "vault")
-    assert wrong.code == 2 and f"cannot reach Vault at {dead}" in wrong.err, wrong.both
-    assert "VAULT_ADDR" in wrong.err  # the hint says what to check
+    (wrong,) = plan_outcomes(d.root, ["dev"], deploy_target("vault"))
+    assert wrong.error is not None and f"cannot reach Vault at {dead}" in wrong.error.message
+    assert "VAULT_ADDR" in (wrong.error.hint or "")  # the hint says what to check
 
 
 def _dead_address() -> str:
