@@ -206,7 +206,7 @@ def test_long_values_use_both_quotings() -> None:
 @pytest.mark.parametrize(
     ("value", "written"),
     [
-        ("", "''"),
+        ("", ""),
         ("plain", "plain"),
         ("HS256", "HS256"),
         ("mailto:a@b.io", "mailto:a@b.io"),

@@ -17,7 +17,8 @@ smaller than any one of them can carry:
 A value outside that common set is refused with `RenderError`, never written in a
 form one reader would misread. Messages name the variable, never the value.
 
-A value that needs no quoting at all (only letters, digits and `_ - . , : / @ + = %`) is
+A value that needs no quoting at all (only letters, digits and `_ - . , : / @ + = %`, or
+nothing) is
 written bare: then the literal readers, which keep quotes as part of the value
 (`docker run --env-file`, `kubectl create secret generic --from-env-file`), read it back
 exactly too. `misreading_readers` says, for any value, which other common readers would
@@ -36,7 +37,9 @@ _NAME_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 # Values every reader takes as they are when written bare: no quote, blank, `#`, `$`,
 # backquote, backslash, `~` (bash expands it after `=` and `:`), glob or shell operator.
-_BARE_RE: Final = re.compile(r"[A-Za-z0-9_\-.,:/@+=%]+")
+# The empty value too: `NAME=` is the empty string for every reader tested (an unset
+# variable would be a line `NAME` without `=`, which secconf never writes).
+_BARE_RE: Final = re.compile(r"[A-Za-z0-9_\-.,:/@+=%]*")
 
 # Lone surrogates cannot be encoded as UTF-8, so the file could not even be written
 # (and UnicodeEncodeError would quote the offending character in its message).
