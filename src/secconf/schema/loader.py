@@ -37,12 +37,26 @@ def load_schema(directory: Path, *, root: Path | None = None) -> Schema:
                     line=doc.line("variables", i, "name"),
                     hint="each variable is defined once across schema/",
                 )
+            _check_shell_name(var.name, shown, doc.line("variables", i, "name"))
             seen[var.name] = shown
             where[var.name] = (shown, doc.line("variables", i, "generator"))
         sections.append(section)
     schema = Schema(sections=tuple(sections), files=tuple(shown_path(root, p) for p in files))
     check_generators(schema, where)
     return schema
+
+
+def _check_shell_name(name: str, shown: str, line: int | None) -> None:
+    from secconf.schema.shellnames import bash_refusal
+
+    reason = bash_refusal(name)
+    if reason is not None:
+        raise InputError(
+            f"variable {name} cannot be delivered in a .env file: {reason}",
+            file=shown,
+            line=line,
+            hint="rename the variable (the application reads it under the new name)",
+        )
 
 
 def _section(doc: Document) -> Section:
