@@ -1,10 +1,9 @@
-"""`secconf schema show|export`."""
+"""`secconf schema show|export|usage`."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import click
