@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "validate": ("secconf.cli.validate", "validate", "Check environments against the schema."),
     "docs": ("secconf.cli.docs", "docs", "Write Markdown documentation of the schema."),
     "schema": ("secconf.cli.schema", "schema", "Show the schema or export it as JSON Schema."),
+    "codegen": ("secconf.cli.codegen", "codegen", "Write a typed settings module for the app."),
     "render": (
         "secconf.cli.render",
         "render",
