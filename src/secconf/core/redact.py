@@ -152,6 +152,29 @@ def _forms(value: str | bytes) -> set[str]:
     return {f for f in forms if len(f) >= MIN_LENGTH}
 
 
+def named_forms(value: str) -> dict[bytes, str]:
+    """The forms of a value that `secconf scan` looks for, each with its encoding: the
+    value as it is (`plain`), `url` (percent-encoded), `base64` and `base64url`
+    (unpadded, so that a padded one is found too) and `hex` (either case), as UTF-8.
+    A form that two encodings share is named by the first of that order."""
+    import base64
+    from urllib.parse import quote
+
+    data = value.encode("utf-8", "surrogatepass")
+    forms: dict[bytes, str] = {}
+    candidates = [
+        (data, "plain"),
+        (quote(data, safe="").encode("ascii"), "url"),
+        (base64.b64encode(data).rstrip(b"="), "base64"),
+        (base64.urlsafe_b64encode(data).rstrip(b"="), "base64url"),
+        (data.hex().encode("ascii"), "hex"),
+        (data.hex().upper().encode("ascii"), "hex"),
+    ]
+    for form, encoding in candidates:
+        forms.setdefault(form, encoding)
+    return forms
+
+
 _SECRETS = _Index()  # every secret and every credential
 _CREDENTIALS = _Index()  # secconf's own credentials only
 
