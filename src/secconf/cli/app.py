@@ -42,7 +42,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "diff": ("secconf.cli.diff", "diff", "Compare two environments, secrets by fingerprint."),
     "keys": ("secconf.cli.keys", "keys", "Generate keys once; status, rotate, roll back."),
-    "store": ("secconf.cli.store", "store", "Create or replace the file store's master key."),
+    "store": ("secconf.cli.store", "store", "The file store: master key, cipher, age recipients."),
 }
 
 

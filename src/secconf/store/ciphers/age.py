@@ -36,7 +36,7 @@ from pydantic import AfterValidator, Field
 from secconf.core.errors import InputError, StoreError
 from secconf.environment.settings import SettingsModel
 from secconf.store.ciphers import Cipher, Sealing
-from secconf.store.format import DataKey, integrity
+from secconf.store.format import DataKey, StoreFile, integrity
 
 if TYPE_CHECKING:
     from secconf.store.registry import StoreContext
@@ -252,7 +252,8 @@ def find_identities(environ: Mapping[str, str]) -> Identities:
                 f"${IDENTITY_FILE_VAR} names {path}, which does not exist",
                 hint="point it at an age identity file, or unset it",
             )
-        return Identities(parse_identities(text, f"${IDENTITY_FILE_VAR}"), str(path), looked)
+        source = f"${IDENTITY_FILE_VAR}"
+        return Identities(parse_identities(text, source), source, looked)
     path = default_identities_path(environ)
     text = _read_identity_file(path, DEFAULT_IDENTITIES, check_mode=True)
     if text is None:
@@ -563,3 +564,42 @@ CIPHER = Cipher(
     comment=COMMENT,
     settings=AgeSettings,
 )
+
+
+def sealed_header(file: StoreFile | None, location: str) -> Mapping[str, Any] | None:
+    """The age header of a store file read with `FileStore.peek` (no key needed), checked
+    as when the store is opened; None when there is no file or it is not an age store."""
+    if file is None or file.encryption != NAME:
+        return None
+    if tuple(file.header) != CIPHER.fields:
+        raise integrity(f"{location} does not have the fields of a store file")
+    problem = _check(file.header)
+    if problem is not None:
+        raise integrity(f"{location}: {problem}")
+    return file.header
+
+
+def drift(configured: Sequence[Recipient], header: Mapping[str, Any]) -> str | None:
+    """How the recipients a store is sealed to differ from the configured ones, if at all."""
+    sealed = header_recipients(header)
+    if tuple(sealed) == tuple(configured):
+        return None
+    was, now = {r.key for r in sealed}, {r.key for r in configured}
+    parts = []
+    added = [r for r in configured if r.key not in was]
+    removed = [r for r in sealed if r.key not in now]
+    if added:
+        parts.append("not yet sealed to " + ", ".join(_short(r) for r in added))
+    if removed:
+        parts.append("still sealed to " + ", ".join(_short(r) for r in removed))
+    return "; ".join(parts) or "its recipients' groups changed"
+
+
+def first_public_key(identities: Sequence[Any]) -> str | None:
+    """The public key of the first age identity among `identities` (SSH ones give none)."""
+    import pyrage
+
+    for identity in identities:
+        if isinstance(identity, pyrage.x25519.Identity):
+            return str(identity.to_public())
+    return None
