@@ -19,7 +19,7 @@ import re
 import secrets
 import stat
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -313,20 +313,40 @@ def remove_leftovers(root: Path, beside: Sequence[Path] = ()) -> int:
             if match and _leftover(entry.path, int(match.group(1))):
                 removed += _unlink(entry.path)
     markers = [root / PRIVATE_DIR / ".gitignore", root / PRIVATE_DIR / STAGING / ".gitignore"]
-    for path in [*markers, *beside]:
-        removed += remove_beside(Path(path))
+    by_directory: dict[Path, set[str]] = {}
+    for path in map(Path, [*markers, *beside]):
+        by_directory.setdefault(path.parent, set()).add(path.name)
+    for directory, names in by_directory.items():
+        removed += _remove_in(directory, names)
     return removed
 
 
 def remove_beside(path: Path) -> int:
     """Remove the temp files killed runs left beside `path`; returns how many."""
+    return _remove_in(path.parent, {path.name})
+
+
+def _remove_in(directory: Path, names: set[str]) -> int:
+    """Remove the leftovers beside each of `names` in `directory`, listed once (a
+    thousand outputs in one folder must not mean a thousand listings of it)."""
     removed = 0
-    prefix = f".{path.name[:80]}."
+    prefixes = {f".{name[:80]}." for name in names}
     with contextlib.suppress(OSError):
-        for entry in os.scandir(path.parent):
-            if entry.name.startswith(prefix) and _is_leftover(entry, entry.name[len(prefix) :]):
+        for entry in os.scandir(directory):
+            if entry.name.startswith(".") and any(
+                _is_leftover(entry, entry.name[end:]) for end in _ends(entry.name, prefixes)
+            ):
                 removed += _unlink(entry.path)
     return removed
+
+
+def _ends(name: str, prefixes: set[str]) -> Iterator[int]:
+    """Where each of `prefixes` that `name` starts with ends (each `.` ends a candidate)."""
+    end = name.find(".", 1)
+    while end != -1:
+        if name[: end + 1] in prefixes:
+            yield end + 1
+        end = name.find(".", end + 1)
 
 
 def _is_leftover(entry: os.DirEntry[str], rest: str) -> bool:
