@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "diff": ("secconf.cli.diff", "diff", "Compare two environments, secrets by fingerprint."),
     "keys": ("secconf.cli.keys", "keys", "Generate keys once; status, rotate, roll back."),
     "store": ("secconf.cli.store", "store", "Create or replace the file store's master key."),
+    "krm": ("secconf.cli.krm", "krm", "Run as a KRM function for kpt and kustomize."),
 }
 
 
