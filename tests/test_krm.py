@@ -154,11 +154,22 @@ def test_json_input_and_a_root_elsewhere(repo: Path, tmp_path: Path) -> None:
     ],
 )
 def test_failures_come_back_as_results(repo: Path, stdin: str, expected: str) -> None:
-    done = _krm(repo, stdin)
+    from secconf.operations.krm import run_function
+
+    outcome = run_function(stdin, cwd=repo, notify=lambda _: None)
+    assert not outcome.ok
+    (result,) = outcome.resource_list["results"]
+    assert result["severity"] == "error" and expected in result["message"], result
+
+
+def test_the_command_exits_1_with_the_results_on_stdout(repo: Path) -> None:
+    done = _krm(repo, _resource_list(EXISTING, config=_fn_config("nope", "kubernetes")))
     assert done.returncode == 1
     output = yaml.safe_load(done.stdout)
+    assert output["items"] == [EXISTING]
     (result,) = output["results"]
-    assert result["severity"] == "error" and expected in result["message"], result
+    assert result["severity"] == "error" and "unknown environment 'nope'" in result["message"]
+    assert "secconf krm: error: unknown environment 'nope'" in done.stderr
     assert "Traceback" not in done.stdout + done.stderr
 
 
