@@ -543,9 +543,10 @@ def test_no_canary_from_any_command(
     assert runs("keys", "rotate", "JWT_SECRET_KEY", "--env", "dev", "--yes").code == 0
     assert runs("keys", "rollback", "JWT_SECRET_KEY", "--env", "dev", "--yes").code == 0
     runs("keys", "rotate", "JWT_SECRET_KEY", "--env", "lit", "--yes")  # not generated: refused
-    for target in ("dotenv", "kubernetes", "vault", "dotenv-example"):
+    for target in ("dotenv", "kubernetes", "vault", "external-secret", "dotenv-example"):
         runs("render", "--env", "dev", "--target", target)
         runs("render", "--env", "lit", "--target", target)  # findings: refused
+    runs("render", "--env", "dev", "--check-readers")
     delivered = runs("render", "--env", "dev", "--out", "-", delivers=True)
     in_play = delivered.code == 0 and FROM_ENV in delivered.out
     assert in_play  # the canaries were in play: the delivery holds one

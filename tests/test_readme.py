@@ -103,3 +103,32 @@ def test_every_readme_command_runs(tmp_path: Path, vault) -> None:  # type: igno
     others = [o for o, (c, _) in zip(outputs, commands, strict=True) if "--out -" not in c]
     joined = "\n".join(others)
     assert not [s for s in secrets if s and s in joined]
+
+
+def test_gitops_commands_run(tmp_path: Path) -> None:
+    """The GitOps section's ```bash lines, in a copy with examples/: kpt (and standalone
+    kustomize, where installed) run secconf's KRM function and get its objects."""
+    import shutil
+
+    import pytest
+
+    text = README.read_text(encoding="utf-8")
+    section = re.search(r"## GitOps.*?```bash\n(.*?)```", text, flags=re.S)
+    assert section is not None
+    lines = [line for line in section.group(1).splitlines() if line.strip()]
+    assert [line.split()[0] for line in lines] == ["kpt", "kustomize"]
+    if shutil.which("kpt") is None:
+        pytest.skip("kpt not installed (it comes with the Google Cloud CLI)")
+    root = make_repo(tmp_path / "repo")
+    shutil.copytree(README.parent / "examples", root / "examples", symlinks=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SECCONF_", "KUBECONFIG"))}
+    env.update(CI_VALUES)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    for line in lines:
+        if shutil.which(line.split()[0]) is None:
+            continue  # standalone kustomize is not installed with kubectl
+        done = subprocess.run(["bash", "-c", line], cwd=root, env=env, capture_output=True,
+                              text=True, timeout=120, check=False)
+        assert done.returncode == 0, f"$ {line}\n{done.stderr}"
+        assert "kind: ExternalSecret" in done.stdout and "kind: Deployment" in done.stdout
+        assert CI_VALUES["STAGING_TURNSTILE_SECRET_KEY"] not in done.stdout

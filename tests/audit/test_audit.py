@@ -73,6 +73,14 @@ def test_json_lists_exactly_the_sensitive_variables_with_provenance_and_destinat
             "key": "JWT_SECRET_KEY",
         },
         {"target": "vault", "mount": "secret", "path": "production/app", "key": "JWT_SECRET_KEY"},
+        {
+            "target": "external-secret",
+            "namespace": "app-prod",
+            "secret": "app-secrets",
+            "store": "ClusterSecretStore/vault",
+            "remote": "secret/production/app",
+            "key": "JWT_SECRET_KEY",
+        },
     ]
     dev_turnstile = {v["name"]: v for v in envs["development"]}["TURNSTILE_SECRET_KEY"]
     assert (

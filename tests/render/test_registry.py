@@ -82,7 +82,7 @@ def demo_target(tmp_path: Path) -> Iterator[None]:
 def test_the_bundled_targets_are_discovered_in_order() -> None:
     from secconf.render.registry import deployable, shared_outputs, targets
 
-    assert list(targets()) == ["dotenv", "kubernetes", "vault", "dotenv-example"]
+    assert list(targets()) == ["dotenv", "kubernetes", "vault", "external-secret", "dotenv-example"]
     assert deployable() == ["kubernetes", "vault"]
     assert shared_outputs() == {"dotenv-example"}
 

@@ -46,6 +46,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "store": ("secconf.cli.store", "store", "The file store: master key, cipher, age recipients."),
     "run": ("secconf.cli.run", "run", "Run a command with an environment's settings, no file."),
     "scan": ("secconf.cli.scan", "scan", "Find the environments' sensitive values in files, git."),
+    "krm": ("secconf.cli.krm", "krm", "Run as a KRM function for kpt and kustomize."),
 }
 
 
