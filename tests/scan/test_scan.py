@@ -96,6 +96,15 @@ def test_a_value_across_a_chunk_boundary_is_found_once(
     assert sorted((o.line, o.encoding) for o in result.occurrences) == [(2, "plain"), (4, "plain")]
 
 
+def test_files_searched_together_do_not_make_an_occurrence_across_two(repo: Path) -> None:
+    half = len(TURNSTILE) // 2
+    (repo / "app").mkdir()
+    (repo / "app" / "a.txt").write_text("x\n" + TURNSTILE[:half])
+    (repo / "app" / "b.txt").write_text(TURNSTILE[half:] + TURNSTILE + "\n")
+    result = scan(Project.open(repo), [repo / "app"], cwd=repo)
+    assert found(result) == {("app/b.txt", 1, "TURNSTILE_SECRET_KEY", "dev", "plain")}
+
+
 def test_the_working_tree_is_what_git_does_not_ignore(repo: Path) -> None:
     git(repo, "init", "-q")
     (repo / ".gitignore").write_text("ignored.txt\n.secconf/\n")

@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 MIN_LENGTH = 8
 MAX_FILE_BYTES = 256 << 20  # larger files are not searched (listed as skipped)
-CHUNK_BYTES = 8 << 20  # files are read in chunks of this size, overlapping
+CHUNK_BYTES = 8 << 20  # larger files are read in chunks of this size, overlapping
+BATCH_BYTES = 4 << 20  # smaller files are searched together, this much at a time
 MAX_WALK_FILES = 1_000_000  # outside git: the walk stops here (said in the result)
 MAX_DIFF_SECTION = 16 << 20  # added lines of one file of one commit searched at a time
 SKIPPED_DIRS = (".git", ".secconf")  # outside git: git's own and secconf's private files
@@ -111,8 +112,7 @@ def scan(
         log = ["log", "--all", "-p", "--format=%x00commit %H", *_DIFF_OPTIONS, "--"]
         searcher.diff(_git_lines(where, [*log, *map(str, paths)]))
     if not staged and not history:
-        for path, shown in _working_tree(list(paths) or [where], where, result):
-            searcher.file(path, shown)
+        searcher.files(_working_tree(list(paths) or [where], where, result))
     result.occurrences.sort(key=lambda o: (o.commit or "", o.path, o.line, o.variable))
     return result
 
@@ -171,15 +171,55 @@ class _Searcher:
                 Occurrence(path, line, needle.variable, needle.environment, needle.encoding, commit)
             )
 
-    def file(self, path: Path, shown: str) -> None:
-        """Search one file of the working tree, in overlapping chunks."""
+    def files(self, files: Iterable[tuple[str, str]]) -> None:
+        """Search files of the working tree. Small files are searched in batches of
+        about BATCH_BYTES, one RE2 search over their bytes joined: each search call
+        costs as much as some 100 KB of text. (Reading ahead in threads made it slower:
+        RE2 keeps the GIL, and the readers wait for it.)"""
+        batch: list[tuple[str, bytes]] = []
+        size = 0
+        for path, shown in files:
+            kind, payload = _read_small(path)
+            if kind == "data":
+                assert isinstance(payload, bytes)
+                self.result.files += 1
+                batch.append((shown, payload))
+                size += len(payload) + 1
+                if size >= BATCH_BYTES:
+                    self._batch(batch)
+                    batch, size = [], 0
+            elif kind == "large":
+                self._file(path, shown)
+            elif kind == "skip":
+                assert isinstance(payload, str)
+                self.result.skipped.append((shown, payload))
+        self._batch(batch)
+
+    def _batch(self, batch: list[tuple[str, bytes]]) -> None:
+        """Search files joined; an occurrence across two of them is no occurrence (the
+        search goes on from the next byte, so none inside one is missed)."""
+        import bisect
+
+        if not batch:
+            return
+        starts, offset = [], 0
+        for _, data in batch:
+            starts.append(offset)
+            offset += len(data) + 1
+        joined = b"\n".join(data for _, data in batch)
+        for start, end, literal in self.literals.spans(joined):
+            index = bisect.bisect_right(starts, start) - 1
+            shown, data = batch[index]
+            begin = starts[index]
+            if end <= begin + len(data):
+                line = data.count(b"\n", 0, start - begin) + 1
+                self._record(shown, line, literal, None)
+
+    def _file(self, path: str, shown: str) -> None:
+        """Search one large file, in overlapping chunks."""
         try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        except FileNotFoundError:
-            return  # tracked, deleted in the work tree: nothing to search
+            fd = os.open(path, _OPEN_FLAGS)
         except OSError as exc:
-            if os.path.islink(path):
-                return  # a symlink: what it points to is searched where it is
             self.result.skipped.append((shown, exc.strerror or "cannot be read"))
             return
         try:
@@ -190,29 +230,23 @@ class _Searcher:
                 self.result.skipped.append((shown, f"larger than {MAX_FILE_BYTES >> 20} MiB"))
                 return
             self.result.files += 1
-            self._chunks(fd, shown, info.st_size)
+            keep = max(self.literals.longest - 1, 0)
+            carry, lines_before = b"", 0  # the end of the last chunk, and newlines before it
+            while chunk := os.read(fd, CHUNK_BYTES):
+                self._search(shown, carry + chunk, carry, lines_before)
+                data = carry + chunk
+                carry = data[-keep:] if keep else b""
+                lines_before += data.count(b"\n", 0, len(data) - len(carry))
         except OSError as exc:
             self.result.skipped.append((shown, exc.strerror or "cannot be read"))
         finally:
             os.close(fd)
 
-    def _chunks(self, fd: int, shown: str, size: int) -> None:
-        keep = max(self.literals.longest - 1, 0)
-        carry, lines_before = b"", 0  # the end of the last chunk, and newlines before it
-        while True:
-            chunk = os.read(fd, max(size + 1, 1) if size < CHUNK_BYTES else CHUNK_BYTES)
-            if not chunk:
-                return
-            data = carry + chunk
-            for start, end, literal in self.literals.spans(data):
-                if end > len(carry):  # else found in the last chunk already
-                    self._record(
-                        shown, lines_before + data.count(b"\n", 0, start) + 1, literal, None
-                    )
-            if len(chunk) <= size and size < CHUNK_BYTES:
-                return  # read whole at once
-            carry = data[-keep:] if keep else b""
-            lines_before += data.count(b"\n", 0, len(data) - len(carry))
+    def _search(self, shown: str, data: bytes, carry: bytes, lines_before: int) -> None:
+        for start, end, literal in self.literals.spans(data):
+            if end > len(carry):  # else found in the chunk before already
+                line = lines_before + data.count(b"\n", 0, start) + 1
+                self._record(shown, line, literal, None)
 
     def diff(self, lines: Iterable[bytes]) -> None:
         """Search the added lines of `git diff` / `git log -p` output (-U0)."""
@@ -318,28 +352,60 @@ def _git_lines(cwd: Path, args: list[str]) -> Iterator[bytes]:
         )
 
 
+_Read = tuple[str, bytes | str | None]  # ("data", bytes) | ("large"|"none", None) | ("skip", why)
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)  # a symlink is searched where it points
+
+
+def _read_small(path: str) -> _Read:
+    """A file's bytes when it is smaller than CHUNK_BYTES; else what to do with it."""
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except FileNotFoundError:
+        return "none", None  # tracked, deleted in the work tree: nothing to search
+    except OSError as exc:
+        if os.path.islink(path):
+            return "none", None
+        return "skip", exc.strerror or "cannot be read"
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return "none", None
+        if info.st_size >= CHUNK_BYTES:
+            return "large", None
+        data = os.read(fd, info.st_size + 1)
+        return ("data", data) if len(data) <= info.st_size else ("large", None)
+    except OSError as exc:
+        return "skip", exc.strerror or "cannot be read"
+    finally:
+        os.close(fd)
+
+
 # -- the working tree --------------------------------------------------------------------
 
 
 def _working_tree(
     paths: Sequence[Path], cwd: Path, result: ScanResult
-) -> Iterator[tuple[Path, str]]:
+) -> Iterator[tuple[str, str]]:
     """Each file to search, and how to show it: a named file as it is; in a directory of
     a git work tree the files git lists (tracked, and untracked ones not ignored), else
     every file under it (not in .git or .secconf, at most MAX_WALK_FILES)."""
     for path in paths:
         if not path.exists():
             raise InputError(f"{path}: no such file or directory")
+        prefix = _shown(path, cwd)
         if not path.is_dir():
-            yield path, _shown(path, cwd)
+            yield str(path), prefix
             continue
         listed = _git_files(path)
-        for file in listed if listed is not None else _walk(path, result):
-            yield file, _shown(file, cwd)
+        names = listed if listed is not None else _walk(path, result)
+        base = str(path)
+        for name in names:  # paths made as strings: a Path per file costs more than its search
+            yield os.path.join(base, name), name if prefix == "." else os.path.join(prefix, name)
 
 
-def _git_files(directory: Path) -> list[Path] | None:
-    """The files git lists under `directory`, or None when it is not in a work tree."""
+def _git_files(directory: Path) -> list[str] | None:
+    """The files git lists under `directory` (relative to it), or None when it is not in
+    a work tree."""
     command = ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
     try:
         done = subprocess.run(  # noqa: S603
@@ -350,28 +416,28 @@ def _git_files(directory: Path) -> list[Path] | None:
     if done.returncode != 0:
         return None
     names = dict.fromkeys(done.stdout.split(b"\0"))  # a conflicted file is listed thrice
-    return [directory / os.fsdecode(name) for name in names if name]
+    return [os.fsdecode(name) for name in names if name]
 
 
-def _walk(directory: Path, result: ScanResult) -> Iterator[Path]:
+def _walk(directory: Path, result: ScanResult) -> Iterator[str]:
     count = 0
     for top, dirs, files in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
+        relative = os.path.relpath(top, directory)
         for name in sorted(files):
             count += 1
             if count > MAX_WALK_FILES:
                 result.skipped.append((str(directory), f"more than {MAX_WALK_FILES} files"))
                 return
-            yield Path(top) / name
+            yield name if relative == "." else os.path.join(relative, name)
 
 
 def _shown(path: Path, cwd: Path) -> str:
+    """A path as reports show it: relative to the working directory when inside it."""
+    if not path.is_absolute():
+        return os.path.normpath(path)
     try:
-        return (
-            str(path.resolve().relative_to(cwd.resolve()))
-            if path.is_absolute()
-            else (os.path.normpath(path))
-        )
+        return os.path.normpath(path.resolve().relative_to(cwd.resolve()))
     except ValueError:
         return str(path)
 
