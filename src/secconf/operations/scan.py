@@ -129,7 +129,7 @@ def _needles(
     from secconf.operations.prepare import resolve_for_reading
 
     needles: dict[bytes, list[Needle]] = {}
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[bytes, str, str]] = set()
     for environment in project.select(names, all_=not names):
         result.environments.append(environment.name)
         config, _ = resolve_for_reading(project, environment, offline=False)
@@ -145,9 +145,9 @@ def _needles(
                 continue
             result.values += 1
             for form, encoding in named_forms(value).items():
-                if (form.hex(), environment.name + "\0" + name) in seen:
-                    continue
-                seen.add((form.hex(), environment.name + "\0" + name))
+                if (form, environment.name, name) in seen:
+                    continue  # an environment that extends another: its values once
+                seen.add((form, environment.name, name))
                 needles.setdefault(form, []).append(Needle(name, environment.name, encoding))
     return needles
 
@@ -172,22 +172,49 @@ class _Searcher:
             )
 
     def files(self, files: Iterable[tuple[str, str]]) -> None:
-        """Search files of the working tree. Small files are searched in batches of
-        about BATCH_BYTES, one RE2 search over their bytes joined: each search call
-        costs as much as some 100 KB of text. (Reading ahead in threads made it slower:
-        RE2 keeps the GIL, and the readers wait for it.)"""
+        """Search files of the working tree: in PARALLEL processes when there are many
+        (RE2 keeps the GIL, so threads would take turns), each every Nth file."""
+        items = list(files)
+        workers = _workers(len(items))
+        children = [_fork(self, items[k::workers]) for k in range(1, workers)]
+        self._files(items[0::workers])
+        for pid, pipe in children:
+            self._merge(pid, pipe)
+
+    def _merge(self, pid: int, pipe: int) -> None:
+        """Take what a child process found."""
+        import json
+
+        chunks = []
+        with os.fdopen(pipe, "rb") as stream:
+            chunks.append(stream.read())
+        _, status = os.waitpid(pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError("a scanning process failed")
+        found = json.loads(b"".join(chunks))
+        self.result.occurrences.extend(Occurrence(*o) for o in found["occurrences"])
+        self.result.files += found["files"]
+        self.result.skipped.extend((p, why) for p, why in found["skipped"])
+
+    def _files(self, files: Iterable[tuple[str, str]]) -> None:
+        """Search files one by one. Small files are searched in batches of about
+        BATCH_BYTES, one RE2 search over their bytes joined: each search call costs as
+        much as some 100 KB of text."""
         batch: list[tuple[str, bytes]] = []
         size = 0
+        read = _read_small
+        add = batch.append
         for path, shown in files:
-            kind, payload = _read_small(path)
+            kind, payload = read(path)
             if kind == "data":
                 assert isinstance(payload, bytes)
                 self.result.files += 1
-                batch.append((shown, payload))
+                add((shown, payload))
                 size += len(payload) + 1
                 if size >= BATCH_BYTES:
                     self._batch(batch)
                     batch, size = [], 0
+                    add = batch.append
             elif kind == "large":
                 self._file(path, shown)
             elif kind == "skip":
@@ -352,8 +379,46 @@ def _git_lines(cwd: Path, args: list[str]) -> Iterator[bytes]:
         )
 
 
+PARALLEL = 2  # processes for a large working tree (where the system can fork)
+PARALLEL_FROM = 2000  # files: below this, one process
+
+
+def _workers(files: int) -> int:
+    if files < PARALLEL_FROM or not hasattr(os, "fork") or (os.cpu_count() or 1) < 2:
+        return 1
+    return PARALLEL
+
+
+def _fork(searcher: _Searcher, files: list[tuple[str, str]]) -> tuple[int, int]:
+    """A child process that searches `files` and writes what it found to a pipe."""
+    import dataclasses
+    import json
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(write)
+        return pid, read
+    code = 1
+    try:  # the child: nothing here may return into the caller's code
+        os.close(read)
+        own = ScanResult()
+        _Searcher(searcher.literals, searcher.needles, own)._files(files)
+        found = {
+            "occurrences": [dataclasses.astuple(o) for o in own.occurrences],
+            "files": own.files,
+            "skipped": own.skipped,
+        }
+        with os.fdopen(write, "wb") as stream:
+            stream.write(json.dumps(found).encode())
+        code = 0
+    finally:
+        os._exit(code)
+
+
 _Read = tuple[str, bytes | str | None]  # ("data", bytes) | ("large"|"none", None) | ("skip", why)
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)  # a symlink is searched where it points
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+FIRST_READ = 1 << 16  # a symlink is searched where it points
 
 
 def _read_small(path: str) -> _Read:
@@ -367,12 +432,18 @@ def _read_small(path: str) -> _Read:
             return "none", None
         return "skip", exc.strerror or "cannot be read"
     try:
+        # Most files are small: one read gives the whole file, no fstat needed (O_NONBLOCK:
+        # a FIFO or a terminal gives nothing rather than waiting).
+        data = os.read(fd, FIRST_READ)
+        if len(data) < FIRST_READ:
+            return "data", data
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             return "none", None
         if info.st_size >= CHUNK_BYTES:
             return "large", None
-        data = os.read(fd, info.st_size + 1)
+        rest = os.read(fd, info.st_size + 1 - len(data))
+        data += rest
         return ("data", data) if len(data) <= info.st_size else ("large", None)
     except OSError as exc:
         return "skip", exc.strerror or "cannot be read"
@@ -400,7 +471,7 @@ def _working_tree(
         names = listed if listed is not None else _walk(path, result)
         base = str(path)
         for name in names:  # paths made as strings: a Path per file costs more than its search
-            yield os.path.join(base, name), name if prefix == "." else os.path.join(prefix, name)
+            yield base + os.sep + name, name if prefix == "." else prefix + os.sep + name
 
 
 def _git_files(directory: Path) -> list[str] | None:
@@ -440,8 +511,3 @@ def _shown(path: Path, cwd: Path) -> str:
         return os.path.normpath(path.resolve().relative_to(cwd.resolve()))
     except ValueError:
         return str(path)
-
-
-def describe_short(result: ScanResult) -> list[str]:
-    """`VARIABLE (environment)` for each value not searched for being short."""
-    return [f"{variable} ({environment})" for environment, variable in result.short]
