@@ -33,7 +33,9 @@ class Literals:
                 self._prefixes[literal] = inner
         self._regex: Any = _compile(self.literals) if self.literals else None
 
-    def spans(self, data: bytes, *, overlapping: bool = True) -> Iterator[tuple[int, int, bytes]]:
+    def spans(
+        self, data: bytes | memoryview, *, overlapping: bool = True
+    ) -> Iterator[tuple[int, int, bytes]]:
         """(start, end, literal) of the occurrences in `data`, by start. `overlapping`:
         every occurrence; else the longest at each leftmost position, none overlapping."""
         if self._regex is None:
@@ -45,7 +47,7 @@ class Literals:
             if match is None:
                 return
             start, end = match.span()
-            literal = data[start:end]
+            literal = bytes(data[start:end])
             yield start, end, literal
             if overlapping:
                 for inner in self._prefixes.get(literal, ()):
