@@ -13,6 +13,7 @@ Values shorter than MIN_LENGTH are not searched: they occur by chance in any tex
 
 from __future__ import annotations
 
+import bisect
 import os
 import stat
 import subprocess
@@ -231,8 +232,6 @@ class _Searcher:
     def _batch(self, data: memoryview, batch: list[tuple[str, int, int]]) -> None:
         """Search files joined; an occurrence across two of them is no occurrence (the
         search goes on from the next byte, so none inside one is missed)."""
-        import bisect
-
         if not batch:
             return
         starts = [begin for _, begin, _ in batch]
@@ -318,8 +317,6 @@ class _Searcher:
             for _, t in added:
                 starts.append(offset)
                 offset += len(t) + 1
-            import bisect
-
             for start, _, literal in self.literals.spans(text):
                 index = bisect.bisect_right(starts, start) - 1
                 self._record(path, added[index][0], literal, commit)
