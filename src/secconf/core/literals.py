@@ -2,9 +2,10 @@
 
 One RE2 alternation of every literal (bytes as Latin-1 characters, so any byte sequence
 is a pattern and any text a subject): RE2 compiles it to a DFA that reads each byte of
-the text once, whatever the number of literals, and never backtracks. Measured here
-on 52 MB of text and 30 literals: RE2 0.17 s, pyahocorasick (over a str, as its wheel
-is built) about 10 s, Python's `re` about 12 s. RE2 is imported only when used.
+the text once, whatever the number of literals, and never backtracks. Measured here,
+30 literals, 200 MB of text, on a loaded machine: RE2 3.5 s, pyahocorasick (whose
+wheel searches a str: the bytes decoded as Latin-1 first) 41 s, Python's `re` 5 s for
+20 MB of it. RE2 is already a dependency, and is imported only when used.
 """
 
 from __future__ import annotations
