@@ -96,6 +96,30 @@ def test_a_value_across_a_chunk_boundary_is_found_once(
     assert sorted((o.line, o.encoding) for o in result.occurrences) == [(2, "plain"), (4, "plain")]
 
 
+def test_files_searched_together_do_not_make_an_occurrence_across_two(repo: Path) -> None:
+    half = len(TURNSTILE) // 2
+    (repo / "app").mkdir()
+    (repo / "app" / "a.txt").write_text("x\n" + TURNSTILE[:half])
+    (repo / "app" / "b.txt").write_text(TURNSTILE[half:] + TURNSTILE + "\n")
+    result = scan(Project.open(repo), [repo / "app"], cwd=repo)
+    assert found(result) == {("app/b.txt", 1, "TURNSTILE_SECRET_KEY", "dev", "plain")}
+
+
+def test_a_large_tree_searched_by_two_processes_gives_the_same(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import secconf.operations.scan as module
+
+    (repo / "tree").mkdir()
+    for i in range(10):
+        (repo / "tree" / f"f{i}.txt").write_text(f"{i}\n" + (TURNSTILE if i % 3 == 0 else "-") + "\n")
+    one = found(scan(Project.open(repo), [repo / "tree"], cwd=repo))
+    monkeypatch.setattr(module, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(module, "_workers", lambda files: 2)
+    result = scan(Project.open(repo), [repo / "tree"], cwd=repo)
+    assert found(result) == one and len(one) == 4 and result.files == 10
+
+
 def test_the_working_tree_is_what_git_does_not_ignore(repo: Path) -> None:
     git(repo, "init", "-q")
     (repo / ".gitignore").write_text("ignored.txt\n.secconf/\n")

@@ -13,6 +13,7 @@ Values shorter than MIN_LENGTH are not searched: they occur by chance in any tex
 
 from __future__ import annotations
 
+import bisect
 import os
 import stat
 import subprocess
@@ -29,7 +30,8 @@ if TYPE_CHECKING:
 
 MIN_LENGTH = 8
 MAX_FILE_BYTES = 256 << 20  # larger files are not searched (listed as skipped)
-CHUNK_BYTES = 8 << 20  # files are read in chunks of this size, overlapping
+CHUNK_BYTES = 8 << 20  # larger files are read in chunks of this size, overlapping
+BATCH_BYTES = 4 << 20  # smaller files are searched together, this much at a time
 MAX_WALK_FILES = 1_000_000  # outside git: the walk stops here (said in the result)
 MAX_DIFF_SECTION = 16 << 20  # added lines of one file of one commit searched at a time
 SKIPPED_DIRS = (".git", ".secconf")  # outside git: git's own and secconf's private files
@@ -111,8 +113,7 @@ def scan(
         log = ["log", "--all", "-p", "--format=%x00commit %H", *_DIFF_OPTIONS, "--"]
         searcher.diff(_git_lines(where, [*log, *map(str, paths)]))
     if not staged and not history:
-        for path, shown in _working_tree(list(paths) or [where], where, result):
-            searcher.file(path, shown)
+        searcher.files(_working_tree(list(paths) or [where], where, result))
     result.occurrences.sort(key=lambda o: (o.commit or "", o.path, o.line, o.variable))
     return result
 
@@ -129,7 +130,7 @@ def _needles(
     from secconf.operations.prepare import resolve_for_reading
 
     needles: dict[bytes, list[Needle]] = {}
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[bytes, str, str]] = set()
     for environment in project.select(names, all_=not names):
         result.environments.append(environment.name)
         config, _ = resolve_for_reading(project, environment, offline=False)
@@ -145,9 +146,9 @@ def _needles(
                 continue
             result.values += 1
             for form, encoding in named_forms(value).items():
-                if (form.hex(), environment.name + "\0" + name) in seen:
-                    continue
-                seen.add((form.hex(), environment.name + "\0" + name))
+                if (form, environment.name, name) in seen:
+                    continue  # an environment that extends another: its values once
+                seen.add((form, environment.name, name))
                 needles.setdefault(form, []).append(Needle(name, environment.name, encoding))
     return needles
 
@@ -171,15 +172,80 @@ class _Searcher:
                 Occurrence(path, line, needle.variable, needle.environment, needle.encoding, commit)
             )
 
-    def file(self, path: Path, shown: str) -> None:
-        """Search one file of the working tree, in overlapping chunks."""
+    def files(self, files: Iterable[tuple[str, str]]) -> None:
+        """Search files of the working tree: in PARALLEL processes when there are many
+        (RE2 keeps the GIL, so threads would take turns), each every Nth file."""
+        items = list(files)
+        workers = _workers(len(items))
+        children = [_fork(self, items[k::workers]) for k in range(1, workers)]
+        self._files(items[0::workers])
+        for pid, pipe in children:
+            self._merge(pid, pipe)
+
+    def _merge(self, pid: int, pipe: int) -> None:
+        """Take what a child process found."""
+        import json
+
+        chunks = []
+        with os.fdopen(pipe, "rb") as stream:
+            chunks.append(stream.read())
+        _, status = os.waitpid(pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError("a scanning process failed")
+        found = json.loads(b"".join(chunks))
+        self.result.occurrences.extend(Occurrence(*o) for o in found["occurrences"])
+        self.result.files += found["files"]
+        self.result.skipped.extend((p, why) for p, why in found["skipped"])
+
+    def _files(self, files: Iterable[tuple[str, str]]) -> None:
+        """Search files one by one. Files smaller than FIRST_READ are read straight into
+        one buffer, each after a newline, and searched together, BATCH_BYTES at a time:
+        one RE2 search call costs as much as some 100 KB of text, and no copy is made."""
+        buffer = bytearray(BATCH_BYTES + FIRST_READ + 1)
+        view = memoryview(buffer)
+        batch: list[tuple[str, int, int]] = []  # shown, start, end in the buffer
+        offset = 0
+        for path, shown in files:
+            if offset + FIRST_READ + 1 > len(buffer):
+                self._batch(view[:offset], batch)
+                batch, offset = [], 0
+            read = _read_into(path, view[offset : offset + FIRST_READ])
+            if isinstance(read, int):
+                self.result.files += 1
+                batch.append((shown, offset, offset + read))
+                buffer[offset + read] = 10  # a newline: a form never spans two files' lines
+                offset += read + 1
+                continue
+            kind, payload = read
+            if kind == "data":
+                assert isinstance(payload, bytes)
+                self.result.files += 1
+                self._search(shown, payload, b"", 0)
+            elif kind == "large":
+                self._file(path, shown)
+            elif kind == "skip":
+                assert isinstance(payload, str)
+                self.result.skipped.append((shown, payload))
+        self._batch(view[:offset], batch)
+        view.release()
+
+    def _batch(self, data: memoryview, batch: list[tuple[str, int, int]]) -> None:
+        """Search files joined; an occurrence across two of them is no occurrence (the
+        search goes on from the next byte, so none inside one is missed)."""
+        if not batch:
+            return
+        starts = [begin for _, begin, _ in batch]
+        for start, end, literal in self.literals.spans(data):
+            shown, begin, stop = batch[bisect.bisect_right(starts, start) - 1]
+            if end <= stop:
+                line = data.obj.count(b"\n", begin, start) + 1  # type: ignore[attr-defined]
+                self._record(shown, line, literal, None)
+
+    def _file(self, path: str, shown: str) -> None:
+        """Search one large file, in overlapping chunks."""
         try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        except FileNotFoundError:
-            return  # tracked, deleted in the work tree: nothing to search
+            fd = os.open(path, _OPEN_FLAGS)
         except OSError as exc:
-            if os.path.islink(path):
-                return  # a symlink: what it points to is searched where it is
             self.result.skipped.append((shown, exc.strerror or "cannot be read"))
             return
         try:
@@ -190,29 +256,23 @@ class _Searcher:
                 self.result.skipped.append((shown, f"larger than {MAX_FILE_BYTES >> 20} MiB"))
                 return
             self.result.files += 1
-            self._chunks(fd, shown, info.st_size)
+            keep = max(self.literals.longest - 1, 0)
+            carry, lines_before = b"", 0  # the end of the last chunk, and newlines before it
+            while chunk := os.read(fd, CHUNK_BYTES):
+                self._search(shown, carry + chunk, carry, lines_before)
+                data = carry + chunk
+                carry = data[-keep:] if keep else b""
+                lines_before += data.count(b"\n", 0, len(data) - len(carry))
         except OSError as exc:
             self.result.skipped.append((shown, exc.strerror or "cannot be read"))
         finally:
             os.close(fd)
 
-    def _chunks(self, fd: int, shown: str, size: int) -> None:
-        keep = max(self.literals.longest - 1, 0)
-        carry, lines_before = b"", 0  # the end of the last chunk, and newlines before it
-        while True:
-            chunk = os.read(fd, max(size + 1, 1) if size < CHUNK_BYTES else CHUNK_BYTES)
-            if not chunk:
-                return
-            data = carry + chunk
-            for start, end, literal in self.literals.spans(data):
-                if end > len(carry):  # else found in the last chunk already
-                    self._record(
-                        shown, lines_before + data.count(b"\n", 0, start) + 1, literal, None
-                    )
-            if len(chunk) <= size and size < CHUNK_BYTES:
-                return  # read whole at once
-            carry = data[-keep:] if keep else b""
-            lines_before += data.count(b"\n", 0, len(data) - len(carry))
+    def _search(self, shown: str, data: bytes, carry: bytes, lines_before: int) -> None:
+        for start, end, literal in self.literals.spans(data):
+            if end > len(carry):  # else found in the chunk before already
+                line = lines_before + data.count(b"\n", 0, start) + 1
+                self._record(shown, line, literal, None)
 
     def diff(self, lines: Iterable[bytes]) -> None:
         """Search the added lines of `git diff` / `git log -p` output (-U0)."""
@@ -257,8 +317,6 @@ class _Searcher:
             for _, t in added:
                 starts.append(offset)
                 offset += len(t) + 1
-            import bisect
-
             for start, _, literal in self.literals.spans(text):
                 index = bisect.bisect_right(starts, start) - 1
                 self._record(path, added[index][0], literal, commit)
@@ -318,28 +376,104 @@ def _git_lines(cwd: Path, args: list[str]) -> Iterator[bytes]:
         )
 
 
+PARALLEL = 2  # processes for a large working tree (where the system can fork)
+PARALLEL_FROM = 2000  # files: below this, one process
+
+
+def _workers(files: int) -> int:
+    if files < PARALLEL_FROM or not hasattr(os, "fork") or (os.cpu_count() or 1) < 2:
+        return 1
+    return PARALLEL
+
+
+def _fork(searcher: _Searcher, files: list[tuple[str, str]]) -> tuple[int, int]:
+    """A child process that searches `files` and writes what it found to a pipe."""
+    import dataclasses
+    import json
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(write)
+        return pid, read
+    code = 1
+    try:  # the child: nothing here may return into the caller's code
+        os.close(read)
+        own = ScanResult()
+        _Searcher(searcher.literals, searcher.needles, own)._files(files)
+        found = {
+            "occurrences": [dataclasses.astuple(o) for o in own.occurrences],
+            "files": own.files,
+            "skipped": own.skipped,
+        }
+        with os.fdopen(write, "wb") as stream:
+            stream.write(json.dumps(found).encode())
+        code = 0
+    finally:
+        os._exit(code)
+
+
+_Read = tuple[str, bytes | str | None]  # ("data", bytes) | ("large"|"none", None) | ("skip", why)
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+FIRST_READ = 1 << 16  # a symlink is searched where it points
+
+
+def _read_into(path: str, view: memoryview) -> int | _Read:
+    """Read a file into `view` when it fits (the number of bytes); else its bytes when it
+    is smaller than CHUNK_BYTES, or what to do with it."""
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except FileNotFoundError:
+        return "none", None  # tracked, deleted in the work tree: nothing to search
+    except OSError as exc:
+        if os.path.islink(path):
+            return "none", None  # a symlink: what it points to is searched where it is
+        return "skip", exc.strerror or "cannot be read"
+    try:
+        # Most files are small: one read gives the whole file, no fstat needed (O_NONBLOCK:
+        # a FIFO or a terminal gives nothing rather than waiting).
+        count = os.readv(fd, [view])
+        if count < len(view):
+            return count
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return "none", None
+        if info.st_size >= CHUNK_BYTES:
+            return "large", None
+        data = bytes(view) + os.read(fd, info.st_size + 1 - count)
+        return ("data", data) if len(data) <= info.st_size else ("large", None)
+    except OSError as exc:
+        return "skip", exc.strerror or "cannot be read"
+    finally:
+        os.close(fd)
+
+
 # -- the working tree --------------------------------------------------------------------
 
 
 def _working_tree(
     paths: Sequence[Path], cwd: Path, result: ScanResult
-) -> Iterator[tuple[Path, str]]:
+) -> Iterator[tuple[str, str]]:
     """Each file to search, and how to show it: a named file as it is; in a directory of
     a git work tree the files git lists (tracked, and untracked ones not ignored), else
     every file under it (not in .git or .secconf, at most MAX_WALK_FILES)."""
     for path in paths:
         if not path.exists():
             raise InputError(f"{path}: no such file or directory")
+        prefix = _shown(path, cwd)
         if not path.is_dir():
-            yield path, _shown(path, cwd)
+            yield str(path), prefix
             continue
         listed = _git_files(path)
-        for file in listed if listed is not None else _walk(path, result):
-            yield file, _shown(file, cwd)
+        names = listed if listed is not None else _walk(path, result)
+        base = str(path)
+        for name in names:  # paths made as strings: a Path per file costs more than its search
+            yield base + os.sep + name, name if prefix == "." else prefix + os.sep + name
 
 
-def _git_files(directory: Path) -> list[Path] | None:
-    """The files git lists under `directory`, or None when it is not in a work tree."""
+def _git_files(directory: Path) -> list[str] | None:
+    """The files git lists under `directory` (relative to it), or None when it is not in
+    a work tree."""
     command = ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
     try:
         done = subprocess.run(  # noqa: S603
@@ -350,32 +484,27 @@ def _git_files(directory: Path) -> list[Path] | None:
     if done.returncode != 0:
         return None
     names = dict.fromkeys(done.stdout.split(b"\0"))  # a conflicted file is listed thrice
-    return [directory / os.fsdecode(name) for name in names if name]
+    return [os.fsdecode(name) for name in names if name]
 
 
-def _walk(directory: Path, result: ScanResult) -> Iterator[Path]:
+def _walk(directory: Path, result: ScanResult) -> Iterator[str]:
     count = 0
     for top, dirs, files in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
+        relative = os.path.relpath(top, directory)
         for name in sorted(files):
             count += 1
             if count > MAX_WALK_FILES:
                 result.skipped.append((str(directory), f"more than {MAX_WALK_FILES} files"))
                 return
-            yield Path(top) / name
+            yield name if relative == "." else os.path.join(relative, name)
 
 
 def _shown(path: Path, cwd: Path) -> str:
+    """A path as reports show it: relative to the working directory when inside it."""
+    if not path.is_absolute():
+        return os.path.normpath(path)
     try:
-        return (
-            str(path.resolve().relative_to(cwd.resolve()))
-            if path.is_absolute()
-            else (os.path.normpath(path))
-        )
+        return os.path.normpath(path.resolve().relative_to(cwd.resolve()))
     except ValueError:
         return str(path)
-
-
-def describe_short(result: ScanResult) -> list[str]:
-    """`VARIABLE (environment)` for each value not searched for being short."""
-    return [f"{variable} ({environment})" for environment, variable in result.short]
