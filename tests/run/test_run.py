@@ -71,9 +71,13 @@ def tree(root: Path) -> dict[str, tuple[int, str]]:
 
 def test_the_command_gets_the_delivered_values_added_to_the_environment(repo: Path) -> None:
     environ = {"PATH": "/bin", "HOME": "/h", "LANG": "C", "TERM": "dumb", "OTHER": "kept",
-               "RUN_TEST_TURNSTILE": TURNSTILE}
+               "RUN_TEST_TURNSTILE": TURNSTILE,                # another environment's key, and an age identity dev does not use
+               "SECCONF_MASTER_KEY_STAGING": base64.b64encode(bytes(32)).decode(),
+               "SECCONF_AGE_IDENTITY": "AGE-SECRET-KEY-1X"}
     launch = prepare_run(Project.open(repo), "dev", ["env"], only=False, notify=print, environ=environ)
     assert launch.environ["OTHER"] == "kept"
+    # secconf's own keys open the store; the command gets the settings, never the keys
+    assert not {"SECCONF_MASTER_KEY_STAGING", "SECCONF_AGE_IDENTITY"} & set(launch.environ)
     assert digest(launch.environ["JWT_SECRET_KEY"]) == digest(stored(repo, "JWT_SECRET_KEY"))
     assert launch.environ["TURNSTILE_SITE_KEY"] == "1x00000000000000000000AA"
     assert launch.environ["JWT_ALGORITHM"] == "HS256"  # the schema default, as .env has it

@@ -26,6 +26,12 @@ KEPT_WITH_ONLY = ("PATH", "HOME", "LANG", "TERM")
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 NOT_FOUND = 127  # as shells exit for a command they cannot find
 NOT_EXECUTABLE = 126
+# secconf's own keys: the command needs the settings they open, never the keys themselves.
+OWN_CREDENTIALS = ("SECCONF_MASTER_KEY", "SECCONF_AGE_IDENTITY")
+
+
+def _own_credential(name: str) -> bool:
+    return name.startswith(OWN_CREDENTIALS)
 
 
 @dataclass(frozen=True)
@@ -50,7 +56,8 @@ def prepare_run(
 ) -> Launch:
     """The environment `name` prepared as `render` prepares it (keys it lacks stored now,
     outside production), and the command's environment: `environ` (default: this
-    process's) plus the delivered values, or with `only` just those and KEPT_WITH_ONLY."""
+    process's) less secconf's own keys (`SECCONF_MASTER_KEY*`, `SECCONF_AGE_IDENTITY*`)
+    plus the delivered values, or with `only` just those and KEPT_WITH_ONLY."""
     from secconf.operations.prepare import commit, prepare
     from secconf.render.base import delivered_values
 
@@ -62,7 +69,11 @@ def prepare_run(
     prepared = prepare(project, project.environments.get(name), notify=notify, environ=current)
     prepared, _ = commit(prepared)  # generated once: the next run gets the same keys
     values = delivered_values(prepared.config)
-    base = {k: v for k, v in current.items() if k in KEPT_WITH_ONLY} if only else current
+    base = {
+        k: v
+        for k, v in current.items()
+        if (k in KEPT_WITH_ONLY if only else not _own_credential(k))
+    }
     child = {**base, **{variable.name: text for variable, text in values}}
     labels = {text: f"[secconf:{variable.name}]" for variable, text in values if variable.sensitive}
     return Launch(tuple(command), child, labels, tuple(v.name for v, _ in values))
