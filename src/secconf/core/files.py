@@ -313,19 +313,36 @@ def remove_leftovers(root: Path, beside: Sequence[Path] = ()) -> int:
             if match and _leftover(entry.path, int(match.group(1))):
                 removed += _unlink(entry.path)
     markers = [root / PRIVATE_DIR / ".gitignore", root / PRIVATE_DIR / STAGING / ".gitignore"]
+    # One scan per directory, not per path: a repo of 1,000 stores has one directory.
+    names: dict[Path, set[str]] = {}
     for path in [*markers, *beside]:
-        removed += remove_beside(Path(path))
+        names.setdefault(Path(path).parent, set()).add(Path(path).name)
+    for directory, inside in names.items():
+        removed += _remove_in(directory, inside)
     return removed
 
 
 def remove_beside(path: Path) -> int:
     """Remove the temp files killed runs left beside `path`; returns how many."""
+    return _remove_in(path.parent, {path.name})
+
+
+def _remove_in(directory: Path, names: set[str]) -> int:
+    """Remove the temp files killed runs left beside the files `names` of `directory`."""
     removed = 0
-    prefix = f".{path.name[:80]}."
+    prefixes = {f".{name[:80]}." for name in names}
     with contextlib.suppress(OSError):
-        for entry in os.scandir(path.parent):
-            if entry.name.startswith(prefix) and _is_leftover(entry, entry.name[len(prefix) :]):
-                removed += _unlink(entry.path)
+        for entry in os.scandir(directory):
+            if not entry.name.startswith("."):
+                continue
+            # The prefix is `.NAME.`: try each dot of the entry's name as its end.
+            end = entry.name.find(".", 1)
+            while end != -1:
+                prefix, rest = entry.name[: end + 1], entry.name[end + 1 :]
+                if prefix in prefixes and _is_leftover(entry, rest):
+                    removed += _unlink(entry.path)
+                    break
+                end = entry.name.find(".", end + 1)
     return removed
 
 
