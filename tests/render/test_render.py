@@ -603,7 +603,7 @@ LEAKY_TEMPLATES = {
     "dotenv": (
         "dotenv.j2",
         "{% for s in sections %}{% for item in s.variables %}{% if item.line %}"
-        "{{ item.line | replace(\"='\", '_') | replace(\"'\", '') }}=1\n"
+        "{{ item.line | replace(\"'\", '') | replace('=', '_', 1) }}=1\n"
         "{% endif %}{% endfor %}{% endfor %}",
     ),
     "kubernetes": (

@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "validate": ("secconf.cli.validate", "validate", "Check environments against the schema."),
     "docs": ("secconf.cli.docs", "docs", "Write Markdown documentation of the schema."),
     "schema": ("secconf.cli.schema", "schema", "Show the schema or export it as JSON Schema."),
+    "codegen": ("secconf.cli.codegen", "codegen", "Write a typed settings module for the app."),
     "render": (
         "secconf.cli.render",
         "render",
@@ -42,7 +43,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "diff": ("secconf.cli.diff", "diff", "Compare two environments, secrets by fingerprint."),
     "keys": ("secconf.cli.keys", "keys", "Generate keys once; status, rotate, roll back."),
-    "store": ("secconf.cli.store", "store", "Create or replace the file store's master key."),
+    "store": ("secconf.cli.store", "store", "The file store: master key, cipher, age recipients."),
+    "run": ("secconf.cli.run", "run", "Run a command with an environment's settings, no file."),
+    "scan": ("secconf.cli.scan", "scan", "Find the environments' sensitive values in files, git."),
 }
 
 

@@ -20,8 +20,14 @@ from secconf.core.errors import ExitCode
     is_flag=True,
     help="Replace values already in the store that the file gives differently (a rotation).",
 )
+@click.option(
+    "--add-to-schema",
+    is_flag=True,
+    help="Append the names the schema lacks to schema/90-imported.yaml (type and "
+    "sensitivity guessed), then import them.",
+)
 @click.pass_context
-def import_(ctx: click.Context, dotenv_file: Path, env: str, yes: bool) -> int:
+def import_(ctx: click.Context, dotenv_file: Path, env: str, yes: bool, add_to_schema: bool) -> int:
     """Import an existing .env file into an environment (created if it does not exist).
 
     Non-sensitive values become literals in environments/NAME.yaml; sensitive values
@@ -30,11 +36,21 @@ def import_(ctx: click.Context, dotenv_file: Path, env: str, yes: bool) -> int:
     reported with a did-you-mean hint and exit 1; nothing is dropped silently. Running
     it twice changes nothing the second time. A value already stored differently is
     replaced only with --yes, after saying what replacing it breaks.
+
+    With --add-to-schema, unknown names are appended to schema/90-imported.yaml first:
+    a boolean, integer or string as pydantic-settings would read the value, sensitive
+    when the name or the value looks secret (*_KEY, *_SECRET, *TOKEN*, *PASSWORD*, a
+    private key, a URL with a password, high-entropy text), with a description to write.
     """
     from secconf.operations.importing import import_dotenv
 
     project = open_project(ctx, writing=True)
-    report = import_dotenv(project, env, dotenv_file, notify=notice, replace=yes)
+    report = import_dotenv(
+        project, env, dotenv_file, notify=notice, replace=yes, add_to_schema=add_to_schema
+    )
+    for added in report.added:
+        kind = f"{added.type}, sensitive" if added.sensitive else added.type
+        click.echo(f"  {added.name}: added to {report.schema_file} ({kind}): describe it")
     if report.created_file:
         click.echo(f"created {report.env_file}")
     elif report.file_changed:

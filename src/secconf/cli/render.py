@@ -47,6 +47,13 @@ TARGETS = registry.targets()
     type=click.Path(file_okay=False, path_type=Path),
     help="Template directory (default: templates/ of the config repo, then the bundled ones).",
 )
+@click.option(
+    "--check-readers",
+    is_flag=True,
+    help="With --target dotenv: write nothing; list each variable that docker run "
+    "--env-file, kubectl --from-env-file or node --env-file would not read back exactly "
+    "(never the value). Exit 1 when there is one.",
+)
 @click.pass_context
 def render(
     ctx: click.Context,
@@ -56,6 +63,7 @@ def render(
     out: Path | None,
     force: bool,
     templates_dir: Path | None,
+    check_readers: bool,
 ) -> int:
     """Render environments for a target and write the files (mode 0600, atomically).
 
@@ -75,6 +83,8 @@ def render(
     from secconf.operations.render import render as run_render
 
     check_selection(envs, all_)
+    if check_readers:
+        return _check_readers(ctx, envs, all_, target)
     written = run_render(
         open_project(ctx, writing=True),
         envs,
@@ -88,6 +98,21 @@ def render(
     for item in written:
         _report(item)
     return 0
+
+
+def _check_readers(ctx: click.Context, envs: tuple[str, ...], all_: bool, target: str) -> int:
+    from secconf.operations.dotenv_readers import check_readers
+
+    if target != "dotenv":
+        raise click.UsageError("--check-readers is for --target dotenv")
+    checks = check_readers(open_project(ctx), envs, all_=all_, notify=notice)
+    misread = [c for c in checks if c.misread_by]
+    for check in misread:
+        click.echo(f"{check.environment}: {check.variable}: not read back exactly by "
+                   f"{', '.join(check.misread_by)}")
+    click.echo(f"{len(checks) - len(misread)} of {len(checks)} variables read back exactly by "
+               "every common reader", err=True)
+    return 1 if misread else 0
 
 
 def _report(item: Written) -> None:

@@ -95,8 +95,6 @@ def render_github(reports: list[EnvironmentReport]) -> str:
 
 def render_sarif(reports: list[EnvironmentReport]) -> str:
     """SARIF 2.1.0, as GitHub code scanning and other SAST dashboards take it."""
-    import json
-
     codes = list(RULES)
     level = {"error": "error", "warning": "warning", "info": "note"}
     results = []
@@ -117,7 +115,7 @@ def render_sarif(reports: list[EnvironmentReport]) -> str:
                     location["region"] = {"startLine": f.line}
                 result["locations"] = [{"physicalLocation": location}]
             results.append(result)
-    rules = [
+    rules: list[dict[str, object]] = [
         {
             "id": rule.code,
             "name": rule.name,
@@ -125,18 +123,19 @@ def render_sarif(reports: list[EnvironmentReport]) -> str:
         }
         for rule in RULES.values()
     ]
+    return sarif_document(rules, results)
+
+
+def sarif_document(rules: list[dict[str, object]], results: list[dict[str, object]]) -> str:
+    """A SARIF 2.1.0 log of one run of secconf: its rules and its results."""
+    import json
+
     document = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
         "runs": [
             {
-                "tool": {
-                    "driver": {
-                        "name": "secconf",
-                        "version": __version__,
-                        "rules": rules,
-                    }
-                },
+                "tool": {"driver": {"name": "secconf", "version": __version__, "rules": rules}},
                 "results": results,
             }
         ],

@@ -1,13 +1,17 @@
-"""`secconf schema show|export`."""
+"""`secconf schema show|export|usage`."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from secconf.cli.common import OUTPUT_PATH, open_project, write_output
+
+if TYPE_CHECKING:
+    from secconf.operations.usage import UsageReport
 
 
 @click.group()
@@ -72,3 +76,48 @@ def export(ctx: click.Context, fmt: str, out: Path | None) -> int:
     text = json.dumps(document, indent=2) + "\n"
     write_output(text, out)
     return 0
+
+
+@schema.command()
+@click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH..."
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.pass_context
+def usage(ctx: click.Context, paths: tuple[Path, ...], fmt: str) -> int:
+    """Compare the variables Python code reads with the schema (exit 1: undeclared ones).
+
+    Reads the sources with `ast` (nothing is imported or run): os.environ[...],
+    os.environ.get, os.getenv, and the fields of pydantic-settings classes with their
+    env_prefix. Reports each name the code reads that the schema does not declare
+    (exit 1), and the schema's variables no code reads. A file that cannot be parsed is
+    named, and makes the exit code 2.
+    """
+    from secconf.core.errors import ExitCode
+    from secconf.operations.usage import schema_usage
+
+    report = schema_usage(open_project(ctx), list(paths))
+    if fmt == "json":
+        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        _usage_text(report)
+    if report.problems:
+        return int(ExitCode.BAD_INPUT)
+    return int(ExitCode.FINDINGS if report.undeclared else ExitCode.OK)
+
+
+def _usage_text(report: UsageReport) -> None:
+    for read in report.undeclared:
+        click.echo(f"{read.file}:{read.line}: {read.name} is read but not in the schema")
+    for name in report.unread:
+        click.echo(f"schema: {name} is not read by the code")
+    for problem in report.problems:
+        where = f"{problem.file}:{problem.line}" if problem.line else problem.file
+        click.echo(f"secconf: error: {where}: {problem.reason}", err=True)
+    click.echo(
+        f"{report.files} files: {len(report.undeclared)} reads not in the schema, "
+        f"{len(report.unread)} schema variables not read",
+        err=True,
+    )

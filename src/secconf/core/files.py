@@ -19,7 +19,7 @@ import re
 import secrets
 import stat
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -313,12 +313,11 @@ def remove_leftovers(root: Path, beside: Sequence[Path] = ()) -> int:
             if match and _leftover(entry.path, int(match.group(1))):
                 removed += _unlink(entry.path)
     markers = [root / PRIVATE_DIR / ".gitignore", root / PRIVATE_DIR / STAGING / ".gitignore"]
-    # One scan per directory, not per path: a repo of 1,000 stores has one directory.
-    names: dict[Path, set[str]] = {}
-    for path in [*markers, *beside]:
-        names.setdefault(Path(path).parent, set()).add(Path(path).name)
-    for directory, inside in names.items():
-        removed += _remove_in(directory, inside)
+    by_directory: dict[Path, set[str]] = {}
+    for path in map(Path, [*markers, *beside]):
+        by_directory.setdefault(path.parent, set()).add(path.name)
+    for directory, names in by_directory.items():
+        removed += _remove_in(directory, names)
     return removed
 
 
@@ -328,22 +327,26 @@ def remove_beside(path: Path) -> int:
 
 
 def _remove_in(directory: Path, names: set[str]) -> int:
-    """Remove the temp files killed runs left beside the files `names` of `directory`."""
+    """Remove the leftovers beside each of `names` in `directory`, listed once (a
+    thousand outputs in one folder must not mean a thousand listings of it)."""
     removed = 0
     prefixes = {f".{name[:80]}." for name in names}
     with contextlib.suppress(OSError):
         for entry in os.scandir(directory):
-            if not entry.name.startswith("."):
-                continue
-            # The prefix is `.NAME.`: try each dot of the entry's name as its end.
-            end = entry.name.find(".", 1)
-            while end != -1:
-                prefix, rest = entry.name[: end + 1], entry.name[end + 1 :]
-                if prefix in prefixes and _is_leftover(entry, rest):
-                    removed += _unlink(entry.path)
-                    break
-                end = entry.name.find(".", end + 1)
+            if entry.name.startswith(".") and any(
+                _is_leftover(entry, entry.name[end:]) for end in _ends(entry.name, prefixes)
+            ):
+                removed += _unlink(entry.path)
     return removed
+
+
+def _ends(name: str, prefixes: set[str]) -> Iterator[int]:
+    """Where each of `prefixes` that `name` starts with ends (each `.` ends a candidate)."""
+    end = name.find(".", 1)
+    while end != -1:
+        if name[: end + 1] in prefixes:
+            yield end + 1
+        end = name.find(".", end + 1)
 
 
 def _is_leftover(entry: os.DirEntry[str], rest: str) -> bool:

@@ -152,6 +152,29 @@ def _forms(value: str | bytes) -> set[str]:
     return {f for f in forms if len(f) >= MIN_LENGTH}
 
 
+def named_forms(value: str) -> dict[bytes, str]:
+    """The forms of a value that `secconf scan` looks for, each with its encoding: the
+    value as it is (`plain`), `url` (percent-encoded), `base64` and `base64url`
+    (unpadded, so that a padded one is found too) and `hex` (either case), as UTF-8.
+    A form that two encodings share is named by the first of that order."""
+    import base64
+    from urllib.parse import quote
+
+    data = value.encode("utf-8", "surrogatepass")
+    forms: dict[bytes, str] = {}
+    candidates = [
+        (data, "plain"),
+        (quote(data, safe="").encode("ascii"), "url"),
+        (base64.b64encode(data).rstrip(b"="), "base64"),
+        (base64.urlsafe_b64encode(data).rstrip(b"="), "base64url"),
+        (data.hex().encode("ascii"), "hex"),
+        (data.hex().upper().encode("ascii"), "hex"),
+    ]
+    for form, encoding in candidates:
+        forms.setdefault(form, encoding)
+    return forms
+
+
 _SECRETS = _Index()  # every secret and every credential
 _CREDENTIALS = _Index()  # secconf's own credentials only
 
@@ -436,3 +459,86 @@ def protect_process() -> None:
         sys.stdout = RedactingStream(sys.stdout)
     if sys.stderr is not None and not isinstance(sys.stderr, RedactingStream):
         sys.stderr = RedactingStream(sys.stderr)
+
+
+# -- a child's output, each value shown as its variable (`secconf run --redact`) ---------
+
+# A tail held back that grows past this (overlapping values back to back, without end)
+# is written out: memory stays bounded whatever the child prints.
+_HELD_MAX: Final = 1 << 16
+
+
+class StreamRedactor:
+    """Rewrites a byte stream so that every form of each value (as `redact` knows them:
+    as it is, base64, base64url, URL-encoded, hex, JSON- and repr-escaped...) shows as
+    its label, e.g. `[secconf:JWT_SECRET_KEY]`. Streaming: `feed` returns what is safe
+    to write now and holds back only the longest end of the input that could begin a
+    form, so a value split across two reads is still found, and a prompt without a
+    newline still shows; `finish` returns the rest. Other bytes pass unchanged."""
+
+    def __init__(self, labels: Mapping[str, str]) -> None:
+        from secconf.core.literals import Literals
+
+        self._labels: dict[bytes, bytes] = {}
+        for value, label in labels.items():
+            for form in sorted(_forms(value)):
+                data = form.encode("utf-8", "surrogatepass")
+                self._labels.setdefault(data, label.encode("utf-8"))
+        self._literals = Literals(self._labels)
+        self._sorted = sorted(self._labels)
+        self._firsts = {f[0] for f in self._labels}
+        self._held = b""
+
+    def feed(self, data: bytes) -> bytes:
+        """The redacted bytes that can be written now."""
+        return self._rewrite(self._held + data, final=False)
+
+    def finish(self) -> bytes:
+        """What was held back, redacted: the stream has ended."""
+        return self._rewrite(self._held, final=True)
+
+    def _rewrite(self, data: bytes, *, final: bool) -> bytes:
+        cut = len(data) if final else len(data) - self._open_end(data)
+        out: list[bytes] = []
+        pos = 0
+        for start, end in _merged_strict(self._literals.spans(data)):
+            if start >= cut:
+                break
+            if end > cut and not final and len(data) - start <= _HELD_MAX:
+                cut = start  # another form may overlap its end: decide with more input
+                break
+            out += [data[pos:start], self._label(data[start:end])]
+            pos = end
+        cut = max(cut, pos)
+        out.append(data[pos:cut])
+        self._held = data[cut:]
+        return b"".join(out)
+
+    def _open_end(self, data: bytes) -> int:
+        """The length of the longest end of `data` that a form begins with."""
+        for k in range(min(len(data), self._literals.longest - 1), 0, -1):
+            if data[-k] in self._firsts and self._begins_a_form(data[-k:]):
+                return k
+        return 0
+
+    def _begins_a_form(self, end: bytes) -> bool:
+        import bisect
+
+        index = bisect.bisect_left(self._sorted, end)
+        return index < len(self._sorted) and self._sorted[index].startswith(end)
+
+    def _label(self, span: bytes) -> bytes:
+        # Merged overlapping forms are shown as the label of the form they start with.
+        found = next(self._literals.spans(span, overlapping=False), None)
+        return self._labels.get(found[2], REDACTED.encode()) if found else REDACTED.encode()
+
+
+def _merged_strict(spans: Iterator[tuple[int, int, bytes]]) -> list[tuple[int, int]]:
+    """Overlapping spans merged; spans that only touch stay apart (two labels)."""
+    out: list[tuple[int, int]] = []
+    for start, end, _ in sorted(spans):
+        if out and start < out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out

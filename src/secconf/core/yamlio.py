@@ -303,6 +303,7 @@ def dump_yaml(data: Any, *, explicit_start: bool = False) -> str:
 # Node types, for code that edits YAML text in place (secconf.environment.editing).
 MappingNode = yaml.MappingNode
 ScalarNode = yaml.ScalarNode
+SequenceNode = yaml.SequenceNode
 
 
 def compose_node(text: str, name: str) -> Any:

@@ -10,6 +10,7 @@ nothing; the environment file and the store change together or not at all.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import io
 import re
@@ -23,9 +24,12 @@ from secconf.core.errors import InputError, SecconfError
 from secconf.core.paths import PRIVATE_DIR
 from secconf.environment.editing import set_values, yaml_scalar
 from secconf.environment.models import ENV_NAME_PATTERN, FromStore, Generate, LiteralValue
-from secconf.operations.project import ENVIRONMENTS_DIR, Project
+from secconf.operations.project import ENVIRONMENTS_DIR, SCHEMA_DIR, Project
+from secconf.schema.inference import Guess
 from secconf.schema.models import Schema, Variable
 from secconf.store.base import SecretStore
+
+IMPORTED_SCHEMA = "90-imported.yaml"
 
 
 @dataclass
@@ -40,6 +44,8 @@ class ImportReport:
     stored: list[tuple[str, str]] = field(default_factory=list)  # (name, created|updated|kept)
     unknown: list[tuple[str, str | None]] = field(default_factory=list)  # (name, did you mean)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (name, why)
+    added: list[Guess] = field(default_factory=list)  # appended to the schema
+    schema_file: str = f"{SCHEMA_DIR}/{IMPORTED_SCHEMA}"
 
     @property
     def complete(self) -> bool:
@@ -170,8 +176,11 @@ def import_dotenv(
     *,
     notify: Callable[[str], None],
     replace: bool = False,
+    add_to_schema: bool = False,
 ) -> ImportReport:
     """Import `dotenv_path` into environment `env_name` (its file is created if needed).
+    `add_to_schema`: names the schema lacks are first appended to
+    `schema/90-imported.yaml`, with a guessed type and sensitivity.
 
     The environment file and the store change together or not at all: under a lock on
     the environment (so that concurrent imports lose nothing), the new file is staged,
@@ -186,13 +195,97 @@ def import_dotenv(
     report = ImportReport(env_name, f"{ENVIRONMENTS_DIR}/{env_name}.yaml")
     values, unreadable = read_dotenv(dotenv_path, project.schema.variables)
     report.skipped += [(f"line {n}", why) for n, why in unreadable]
-    literals, groups = _plan(project.schema, values, report)
-    report.literals = list(literals)
-    with _environment_lock(project, env_name):
-        _import_locked(
-            Project(project.root), report, dotenv_path, literals, groups, notify, replace
-        )
+    schema_lock = _lock(project, "schema") if add_to_schema else contextlib.nullcontext()
+    with _environment_lock(project, env_name), schema_lock:
+        fresh = Project(project.root)  # read afresh under the locks
+        schema_text = None
+        if add_to_schema:
+            fresh, schema_text = _extended(fresh, values, report)
+        literals, groups = _plan(fresh.schema, values, report)
+        report.literals = list(literals)
+        _import_locked(fresh, report, dotenv_path, literals, groups, notify, replace, schema_text)
     return report
+
+
+_IMPORTED_HEADER = """\
+# Variables that `secconf import --add-to-schema` found in a .env file and the schema
+# did not declare: check each type, describe each, then move them to their section.
+section: Imported
+description: Variables imported from an existing .env file.
+variables:
+"""
+
+
+def _entry(guess: Guess, column: int) -> str:
+    """One variable as a list item whose keys start at `column` (at least 2)."""
+    item, key = " " * (column - 2) + "- ", " " * column
+    return (
+        f"{item}name: {guess.name}\n"
+        f"{key}type: {guess.type}\n"
+        f"{key}sensitive: {'true' if guess.sensitive else 'false'}\n"
+        f"{key}description: 'TODO: describe it (added by secconf import; type and "
+        "sensitivity are guessed)'\n"
+    )
+
+
+def _extended(
+    project: Project, values: dict[str, str | None], report: ImportReport
+) -> tuple[Project, str | None]:
+    """The project as it is once the names it lacks are appended to the imported
+    schema file, and that file's new text (None when nothing is added)."""
+    from secconf.schema.inference import guess
+    from secconf.schema.loader import load_schema
+
+    report.added = [
+        guess(name, value)
+        for name, value in values.items()
+        if value is not None and name not in project.schema.variables
+    ]
+    if not report.added:
+        return project, None
+    path = project.root / SCHEMA_DIR / IMPORTED_SCHEMA
+    if path.is_symlink():
+        raise InputError(
+            f"{report.schema_file} is a symlink; secconf will not write through it",
+            hint="make it a regular file, or remove it",
+        )
+    original, column = _read_imported_schema(path, report.schema_file)
+    text = (original or _IMPORTED_HEADER) + "".join(_entry(g, column) for g in report.added)
+    other = Project(project.root)
+    other.__dict__["schema"] = load_schema(
+        project.root / SCHEMA_DIR, root=project.root, texts={IMPORTED_SCHEMA: text}
+    )
+    return other, text
+
+
+def _read_imported_schema(path: Path, shown: str) -> tuple[str | None, int]:
+    """The imported schema file's text, when it can take more entries at its end, and
+    the column its entries' keys start at."""
+    from secconf.core import yamlio
+
+    if not path.exists():
+        return None, 4
+    text = yamlio.read_text(path)
+    root = yamlio.compose_node(text, shown)
+    last = root.value[-1] if isinstance(root, yamlio.MappingNode) and root.value else None
+    items = last[1] if last is not None and last[0].value == "variables" else None
+    if not (
+        isinstance(items, yamlio.SequenceNode)
+        and not items.flow_style
+        and items.value
+        and isinstance(items.value[-1], yamlio.MappingNode)
+        and not items.value[-1].flow_style
+        and items.value[-1].start_mark.column >= 2
+    ):
+        raise InputError(
+            "secconf appends to this file only while `variables:` is its last key, a list "
+            "of `- name: ...` blocks",
+            file=shown,
+            hint="move what follows `variables:` above it, or move the imported variables "
+            "to another schema file",
+        )
+    column = items.value[-1].start_mark.column
+    return (text if text.endswith("\n") else text + "\n"), column
 
 
 def _import_locked(
@@ -203,9 +296,11 @@ def _import_locked(
     groups: dict[str, dict[str, str]],
     notify: Callable[[str], None],
     replace: bool,
+    schema_text: str | None = None,
 ) -> None:
     """The read, check and write of an import, under the environment's lock; `project`
-    is read afresh under it."""
+    is read afresh under it. `schema_text`: the imported schema file, written with the
+    environment file."""
     from secconf.core.files import Transaction
     from secconf.store import put_values
     from secconf.store.base import StoredValuesDiffer
@@ -231,6 +326,9 @@ def _import_locked(
         if replacing:
             raise _refuse_replacing(project, env_name, groups, replacing)
     transaction = Transaction(project.root)
+    if schema_text is not None:
+        schema_file = project.root / SCHEMA_DIR / IMPORTED_SCHEMA
+        transaction.add(schema_file, schema_text.encode(), mode=0o644, shown=report.schema_file)
     if lines:
         transaction.add(env_file, text.encode("utf-8"), mode=0o644, shown=report.env_file)
     transaction.stage()
@@ -268,6 +366,11 @@ def _replaced_groups(store: SecretStore, groups: dict[str, dict[str, str]]) -> l
 def _environment_lock(project: Project, env_name: str) -> Any:
     """A lock on one environment file, in `.secconf/locks/` (not the store's lock: one
     process cannot take a file lock twice)."""
+    return _lock(project, f"environment-{env_name}")
+
+
+def _lock(project: Project, name: str) -> Any:
+    """A lock file of `.secconf/locks/`; the schema's is taken after an environment's."""
     from filelock import FileLock
 
     from secconf.core.files import private_directory
@@ -275,4 +378,4 @@ def _environment_lock(project: Project, env_name: str) -> Any:
     locks = project.root / PRIVATE_DIR / "locks"
     private_directory(project.root / PRIVATE_DIR)
     private_directory(locks)
-    return FileLock(str(locks / f"environment-{env_name}.lock"), timeout=60, mode=0o600)
+    return FileLock(str(locks / f"{name}.lock"), timeout=60, mode=0o600)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from secconf.environment.loader import Environment
 from secconf.operations.prepare import resolve_for_reading
 from secconf.operations.project import Project
 from secconf.validate.findings import Finding, Severity
@@ -48,7 +49,10 @@ def validate_environments(
     for environment in environments:
         config, state = resolve_for_reading(project, environment, offline=offline)
         shared = sharing.get(environment.name, ())
-        findings = validate(config, shares_key_with=shared, replay=state.replay)
+        drift = recipients_drift(project, environment)
+        findings = validate(
+            config, shares_key_with=shared, replay=state.replay, recipients_drift=drift
+        )
         reports.append(EnvironmentReport(environment.name, findings))
     return ValidationResult(reports)
 
@@ -56,16 +60,34 @@ def validate_environments(
 def shared_key_files(project: Project) -> dict[str, tuple[str, ...]]:
     """For each production environment with a file store, the non-production
     environments whose file store reads the same master key file."""
-    from secconf.store.backends.file import uses_file_store
+    from secconf.store.backends.file import file_settings, uses_file_store
 
     placement = project.placement
     files: dict[str, tuple[str, bool]] = {}
     for name in project.environments.names():
         env = project.environments.get(name)
-        if uses_file_store(env):
+        if uses_file_store(env) and file_settings(env).encryption == "master-key":
             files[name] = (str(placement.path(name, "key file")), env.production)
     return {
         name: tuple(o for o, (p, prod) in files.items() if p == path and not prod)
         for name, (path, production) in files.items()
         if production
     }
+
+
+def recipients_drift(project: Project, environment: Environment) -> str | None:
+    """How the environment's age store is sealed unlike its configured recipients (None:
+    alike, or no age store). Reads the store's header only: no identity is needed."""
+    from secconf.store.backends.file import file_settings, uses_file_store
+
+    if not uses_file_store(environment) or file_settings(environment).encryption != "age":
+        return None
+    from secconf.store.ciphers import age
+    from secconf.store.file import FileStore
+
+    store = project.open_store(environment)
+    assert isinstance(store, FileStore)
+    header = age.sealed_header(store.peek(), store.location)
+    if header is None:
+        return None
+    return age.drift(age.configured_recipients(project.store_context(environment)), header)

@@ -16,6 +16,13 @@ smaller than any one of them can carry:
 
 A value outside that common set is refused with `RenderError`, never written in a
 form one reader would misread. Messages name the variable, never the value.
+
+A value that needs no quoting at all (only letters, digits and `_ - . , : / @ + = %`, or
+nothing) is
+written bare: then the literal readers, which keep quotes as part of the value
+(`docker run --env-file`, `kubectl create secret generic --from-env-file`), read it back
+exactly too. `misreading_readers` says, for any value, which other common readers would
+not read back what secconf writes.
 """
 
 from __future__ import annotations
@@ -27,6 +34,12 @@ from secconf.core.errors import RenderError
 
 # The portable POSIX shell name; bash refuses anything else as an assignment.
 _NAME_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+# Values every reader takes as they are when written bare: no quote, blank, `#`, `$`,
+# backquote, backslash, `~` (bash expands it after `=` and `:`), glob or shell operator.
+# The empty value too: `NAME=` is the empty string for every reader tested (an unset
+# variable would be a line `NAME` without `=`, which secconf never writes).
+_BARE_RE: Final = re.compile(r"[A-Za-z0-9_\-.,:/@+=%]*")
 
 # Lone surrogates cannot be encoded as UTF-8, so the file could not even be written
 # (and UnicodeEncodeError would quote the offending character in its message).
@@ -49,8 +62,10 @@ _REASON_SURROGATE: Final = (
     "its value contains a lone UTF-16 surrogate, which cannot be written as UTF-8"
 )
 _REASON_TRAILING: Final = (
-    "its value ends with a backslash, which Docker Compose reads as escaping the closing "
-    "quote in any quoting (and python-dotenv does in single quotes)"
+    "its value ends with a backslash: single quotes cannot carry it (python-dotenv reads "
+    "the backslash as escaping the closing quote), and in the double-quoted form "
+    "python-dotenv before 1.2.3 (which secconf supports) reads the closing quote as "
+    "escaped, losing the variable and every line after it up to the next double quote"
 )
 _REASON_MIXED: Final = (
     "its value needs double quotes (it has a single quote, two backslashes in a row "
@@ -71,6 +86,8 @@ def quote_dotenv_value(name: str, value: str) -> str:
     reason = _unrepresentable_reason(value)
     if reason is not None:
         raise RenderError(f"cannot write {name} to a .env file: {reason}", hint=_HINT)
+    if _BARE_RE.fullmatch(value):
+        return value  # the one form the literal readers (docker, kubectl) read exactly
     if _fits_single_quotes(value):
         return f"'{value}'"
     if _fits_double_quotes(value):
@@ -116,8 +133,9 @@ def _unrepresentable_reason(value: str) -> str | None:
     if _SURROGATE_RE.search(value):
         return _REASON_SURROGATE
     if value.endswith("\\"):
-        # compose-go takes any quote preceded by a backslash as escaped, so no closing
-        # quote can follow a trailing backslash: the value would swallow later lines.
+        # Single quotes: python-dotenv reads `\'` as an escaped quote. Double quotes
+        # (`"...\\"`): python-dotenv before 1.2.3 matched `\"` as an escaped quote
+        # without first pairing the backslashes, so the value ran on to the next `"`.
         return _REASON_TRAILING
     return None
 
@@ -147,3 +165,28 @@ def _double_quote(value: str) -> str:
     # decode `\n`, `\t`...; bash keeps them), which escaping every `\` rules out.
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"'
+
+
+# The readers `misreading_readers` knows, beyond the three every written value is
+# checked against (python-dotenv, Docker Compose, bash). Names as the user types them.
+LITERAL_READERS: Final = ("docker run --env-file", "kubectl --from-env-file")
+NODE_READERS: Final = ("node --env-file",)
+OTHER_READERS: Final = (*LITERAL_READERS, *NODE_READERS)
+
+
+def misreading_readers(value: str) -> tuple[str, ...]:
+    r"""The readers of `OTHER_READERS` that would not read back exactly `value` from the
+    line `quote_dotenv_value` writes for it (the value must be one it accepts).
+
+    The literal readers take everything after `=` as it is, so only a bare value reads
+    back. Node keeps single-quoted text as it is, and in double quotes decodes `\n`
+    only: neither `\\` nor `\"`, so a double-quoted value with a backslash or a `"`
+    is misread.
+    """
+    written = quote_dotenv_value("V", value)
+    if written == value:
+        return ()
+    wrong = list(LITERAL_READERS)
+    if written.startswith('"') and ("\\" in value or '"' in value):
+        wrong.extend(NODE_READERS)
+    return tuple(wrong)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -9,13 +10,18 @@ from pydantic import ValidationError
 
 from secconf.core.errors import InputError
 from secconf.core.paths import shown_path
-from secconf.core.yamlio import Document, load_document
+from secconf.core.yamlio import Document, load_document, parse_document
 from secconf.schema.models import Schema, Section, Variable
 
 
-def load_schema(directory: Path, *, root: Path | None = None) -> Schema:
-    """Read every `*.yaml` file of `directory`, in name order, as one section each."""
-    files = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+def load_schema(
+    directory: Path, *, root: Path | None = None, texts: Mapping[str, str] | None = None
+) -> Schema:
+    """Read every `*.yaml` file of `directory`, in name order, as one section each.
+    `texts`: file name -> the text it would hold (a file about to be written)."""
+    texts = texts or {}
+    found = [*directory.glob("*.yaml"), *directory.glob("*.yml")]
+    files = sorted({*found, *(directory / name for name in texts)})
     if not files:
         raise InputError(
             "no schema files (*.yaml) found",
@@ -27,7 +33,8 @@ def load_schema(directory: Path, *, root: Path | None = None) -> Schema:
     where: dict[str, tuple[str, int | None]] = {}
     for path in files:
         shown = shown_path(root, path)
-        doc = load_document(path, display=shown)
+        text = texts.get(path.name)
+        doc = load_document(path, display=shown) if text is None else parse_document(text, shown)
         section = _section(doc)
         for i, var in enumerate(section.variables):
             if var.name in seen:
@@ -37,12 +44,26 @@ def load_schema(directory: Path, *, root: Path | None = None) -> Schema:
                     line=doc.line("variables", i, "name"),
                     hint="each variable is defined once across schema/",
                 )
+            _check_shell_name(var.name, shown, doc.line("variables", i, "name"))
             seen[var.name] = shown
             where[var.name] = (shown, doc.line("variables", i, "generator"))
         sections.append(section)
     schema = Schema(sections=tuple(sections), files=tuple(shown_path(root, p) for p in files))
     check_generators(schema, where)
     return schema
+
+
+def _check_shell_name(name: str, shown: str, line: int | None) -> None:
+    from secconf.schema.shellnames import bash_refusal
+
+    reason = bash_refusal(name)
+    if reason is not None:
+        raise InputError(
+            f"variable {name} cannot be delivered in a .env file: {reason}",
+            file=shown,
+            line=line,
+            hint="rename the variable (the application reads it under the new name)",
+        )
 
 
 def _section(doc: Document) -> Section:

@@ -101,6 +101,17 @@ class FileStore:
         opened = self._load()
         return {} if opened is None else opened.entries
 
+    def peek(self) -> fmt.StoreFile | None:
+        """The file's fields, checked for shape but not opened (no key is needed: who can
+        decrypt, and which versions, are readable); None when there is no file."""
+        data = self._read_bytes()
+        if data is None:
+            return None
+        try:
+            return fmt.parse(data.decode("utf-8"), self.location)
+        except UnicodeDecodeError as exc:
+            raise self._unreadable(exc) from None
+
     def create(
         self, group: str, names: Sequence[str], make: Maker
     ) -> tuple[dict[str, Entry], bool]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,7 @@ def _raise(state: Path, environment: str, store: str, generation: int) -> int:
         lock = state.parent.parent / "locks" / "generations.lock"
         private_directory(lock.parent)
         with locking.hold(lock, LOCK_TIMEOUT_SECONDS):
-            stores = _read(state)
+            stores = _read(state, fresh=True)
             seen = stores.get(environment, {}).get(store, 0)
             if generation > seen:
                 stores.setdefault(environment, {})[store] = generation
@@ -72,12 +73,35 @@ def _raise(state: Path, environment: str, store: str, generation: int) -> int:
         return generation  # cannot keep the record here (a read-only checkout): no check
 
 
-def _read(state: Path) -> dict[str, dict[str, int]]:
+# The record as last parsed, by file identity, for the reads without the lock: a
+# thousand stores read in one run parse it once, not once each. Under the lock it is
+# always read anew (a rewrite within the clock's resolution may keep the identity).
+_parsed: dict[Path, tuple[tuple[int, int, int, int], dict[str, dict[str, int]]]] = {}
+
+
+def _read(state: Path, *, fresh: bool = False) -> dict[str, dict[str, int]]:
+    """The record's stores, {} when there is none; shared unless `fresh`: not to change."""
     try:
         with state.open("rb") as handle:
-            data: Any = json.loads(handle.read(MAX_STATE_BYTES + 1) or b"{}")
+            info = os.fstat(handle.fileno())
+            identity = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+            with _known_lock:
+                cached = None if fresh else _parsed.get(state)
+            if cached is not None and cached[0] == identity:
+                return cached[1]
+            stores = _parse(handle.read(MAX_STATE_BYTES + 1))
     except (OSError, ValueError):
         return {}  # none yet, or damaged: start again
+    with _known_lock:
+        if fresh:
+            _parsed.pop(state, None)
+        else:
+            _parsed[state] = (identity, stores)
+    return stores
+
+
+def _parse(raw: bytes) -> dict[str, dict[str, int]]:
+    data: Any = json.loads(raw or b"{}")
     stores = data.get("stores") if isinstance(data, dict) else None
     if not isinstance(stores, dict):
         return {}
@@ -98,8 +122,6 @@ def _write(state: Path, stores: dict[str, dict[str, int]]) -> None:
     half-written record reads nothing, and decides again under the lock; a crash while
     writing it only weakens the check until the next write.
     """
-    import os
-
     text = json.dumps({"version": 1, "stores": stores}, indent=2, sort_keys=True) + "\n"
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
     with contextlib.suppress(OSError):

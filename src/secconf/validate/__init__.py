@@ -37,6 +37,7 @@ CHECKS: tuple[Callable[[Check], None], ...] = (
     rules.stored_value_missing,
     rules.shared_master_key,
     rules.store_replayed,
+    rules.recipients_out_of_sync,
 )
 
 
@@ -45,6 +46,7 @@ def validate(
     *,
     shares_key_with: tuple[str, ...] = (),
     replay: StoreReplay | None = None,
+    recipients_drift: str | None = None,
 ) -> list[Finding]:
     """Every finding for one resolved environment, in file and line order.
 
@@ -52,8 +54,11 @@ def validate(
     file (`secconf.operations.validate.shared_key_files`), for the rule that production
     keeps its own.
     `replay`: what reading the store found if it went back (`StoreReplay`).
+    `recipients_drift`: how an age store's header differs from its configured recipients.
     """
-    check = Check(config, shares_key_with=shares_key_with, replay=replay)
+    check = Check(
+        config, shares_key_with=shares_key_with, replay=replay, recipients_drift=recipients_drift
+    )
     for run in CHECKS:
         run(check)
     return sorted(check.findings, key=sort_key)

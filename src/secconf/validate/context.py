@@ -49,6 +49,7 @@ RULES: dict[str, Rule] = {
         Rule("SC019", "stored-value-missing", "A from_store value is not in the store."),
         Rule("SC020", "shared-master-key", "Production shares its master key file."),
         Rule("SC021", "store-replayed", "The store file is older than one seen before."),
+        Rule("SC022", "recipients-out-of-sync", "An age store is not sealed to its recipients."),
     )
 }
 
@@ -63,6 +64,8 @@ class Check:
     shares_key_with: tuple[str, ...] = ()
     # Set when the store's generation is lower than one seen before (a replayed file).
     replay: StoreReplay | None = None
+    # How an age store's header differs from its configured recipients (None: it matches).
+    recipients_drift: str | None = None
 
     @property
     def production(self) -> bool:

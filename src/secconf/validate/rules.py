@@ -216,3 +216,20 @@ def plaintext_secrets(check: Check) -> None:
                 "use `{generate: true}` if secconf can generate it, `{from_env: NAME}` for a "
                 "value CI injects, or `secconf import` to move it into the store",
             )
+
+
+def recipients_out_of_sync(check: Check) -> None:
+    """SC022: an age store sealed to other recipients than its settings and recipients.yaml
+    name: someone removed can still decrypt it, or someone added cannot yet."""
+    drift = check.recipients_drift
+    if drift is None:
+        return
+    env = check.config.environment.name
+    check.add(
+        "SC022",
+        "error",
+        None,
+        f"the store of {env} is not sealed to its configured recipients: {drift}",
+        f"run `secconf store recipients sync --env {env}` (a recipient of the store must) and "
+        "commit the store",
+    )

@@ -48,7 +48,13 @@ class FileStoreSettings(SettingsModel):
             model = ciphers.get(name).settings
             if model is None or name == self.encryption:
                 continue
-            stray = sorted(set(model.model_fields) & self.model_fields_set)
+            # Set to other than its default (`extends` passes every field on, defaults too).
+            stray = sorted(
+                f
+                for f, info in model.model_fields.items()
+                if f in self.model_fields_set
+                and getattr(self, f) != info.get_default(call_default_factory=True)
+            )
             if stray:
                 raise ValueError(f"{stray[0]} is a setting of `encryption: {name}`")
         return self
