@@ -48,6 +48,8 @@ def test_readme_has_commands_for_every_user() -> None:
     commands = [c for c, _ in console_commands(text)]
     for word in ("render", "apply", "validate", "audit", "init", "import", "keys rotate"):
         assert any(word in c for c in commands), word
+    for word in ("codegen --lang python", "schema usage", "--add-to-schema", "--format html"):
+        assert any(word in c for c in commands), word
 
 
 def test_quick_start_matches_ci() -> None:

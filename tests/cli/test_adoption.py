@@ -83,9 +83,11 @@ def test_github_actions_example_runs_our_commands(tmp_path: Path) -> None:
 
 
 def test_pre_commit_hook_definition() -> None:
-    (hook,) = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
-    assert hook["id"] == "secconf-validate"
-    assert hook["entry"] == "secconf validate --all" and hook["pass_filenames"] is False
+    hooks = {h["id"]: h for h in yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())}
+    assert set(hooks) == {"secconf-validate", "secconf-scan"}
+    validate, scan = hooks["secconf-validate"], hooks["secconf-scan"]
+    assert validate["entry"] == "secconf validate --all" and validate["pass_filenames"] is False
+    assert scan["entry"] == "secconf scan --staged" and scan["pass_filenames"] is False
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="pre-commit needs git")

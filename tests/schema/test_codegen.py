@@ -53,6 +53,7 @@ variables:
     sensitive: true
     default: 7
     description: "a sensitive integer"
+    constraints: {minimum: 2, maximum: 8}
   - name: class
     default: ""
     description: "a keyword"
@@ -222,6 +223,7 @@ def test_hostile_schema_text_stays_inside_its_literals(
         "HOSTILE_PATTERN=zz99x",
         "HOSTILE_CHOICE=e",
         "HOSTILE_INT=10",
+        "HOSTILE_SECRET_INT=9",
     ):
         dotenv.write_text(f"REQUIRED_ONE=x\n{bad}\n", encoding="utf-8")
         with pytest.raises(ValidationError):

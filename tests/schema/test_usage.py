@@ -133,3 +133,42 @@ def test_the_number_of_files_is_bounded(
     monkeypatch.setattr(usage, "MAX_FILES", 3)
     result = run(repo, "schema", "usage", str(app))
     assert result.code == 2 and "more than 3 Python files" in result.err
+
+
+def test_a_settings_class_and_its_prefix_are_followed_across_files(
+    repo: Path, tmp_path: Path
+) -> None:
+    from secconf.operations.project import Project
+    from secconf.operations.usage import schema_usage
+
+    app = tmp_path / "app"
+    write(
+        app,
+        "a_base.py",
+        """
+        import pydantic_settings
+
+        class Base(pydantic_settings.BaseSettings):
+            class Config:
+                env_prefix = "TURNSTILE_"
+                case_sensitive = False
+    """,
+    )
+    write(
+        app,
+        "b_child.py",
+        """
+        from a_base import Base
+
+        class Captcha(Base):
+            enabled: bool = False
+            require_on_login: bool = False
+            colour: str = "blue"
+    """,
+    )
+    report = schema_usage(Project.open(repo), [app])
+    assert [(r.name, Path(r.file).name) for r in report.undeclared] == [
+        ("TURNSTILE_COLOUR", "b_child.py")
+    ]
+    assert "TURNSTILE_ENABLED" not in report.unread
+    assert "TURNSTILE_REQUIRE_ON_LOGIN" not in report.unread

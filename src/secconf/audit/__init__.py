@@ -80,6 +80,8 @@ class Inventory:
     """Sensitive variables per environment, and the counts an auditor asks for first."""
 
     environments: dict[str, list[SensitiveItem]] = field(default_factory=dict)
+    # Per environment, who can decrypt what its store holds (for the HTML page).
+    access: dict[str, list[str]] = field(default_factory=dict)
 
     def items(self) -> list[SensitiveItem]:
         """Every item, environment by environment."""

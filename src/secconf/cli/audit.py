@@ -5,11 +5,18 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 import click
 
 from secconf.audit import Inventory, SensitiveItem
-from secconf.cli.common import check_selection, environment_options, open_project
+from secconf.cli.common import (
+    OUTPUT_PATH,
+    check_selection,
+    environment_options,
+    open_project,
+    write_output,
+)
 from secconf.core.errors import ExitCode
 from secconf.core.redact import printable
 
@@ -108,7 +115,18 @@ def _json(inventory: Inventory) -> str:
     return json.dumps(inventory.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
 
-FORMATS = {"table": _table, "csv": _csv, "markdown": _markdown, "json": _json}
+def _html(inventory: Inventory) -> str:
+    from datetime import UTC, datetime
+
+    from secconf.audit.html import render_html
+    from secconf.core.redact import redact
+
+    moment = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    page = render_html(inventory.to_dict(), inventory.access, generated_at=moment)
+    return redact(page)  # a file is not printed: the second line of defence, here
+
+
+FORMATS = {"table": _table, "csv": _csv, "markdown": _markdown, "json": _json, "html": _html}
 
 
 @click.command()
@@ -124,9 +142,16 @@ FORMATS = {"table": _table, "csv": _csv, "markdown": _markdown, "json": _json}
 @click.option(
     "--offline", is_flag=True, help="Do not read the secret stores (generated keys show as unread)."
 )
+@click.option("--out", type=OUTPUT_PATH, help="Write to this file instead of stdout.")
 @click.pass_context
 def audit(
-    ctx: click.Context, envs: tuple[str, ...], all_: bool, fmt: str, strict: bool, offline: bool
+    ctx: click.Context,
+    envs: tuple[str, ...],
+    all_: bool,
+    fmt: str,
+    strict: bool,
+    offline: bool,
+    out: Path | None,
 ) -> int:
     """List every sensitive variable per environment, without showing any value.
 
@@ -134,11 +159,15 @@ def audit(
     with backend, version and creation date; from_env NAME; a plaintext literal at
     file:line; or the schema default); where it is delivered (.env path, Kubernetes
     Secret, Vault path); its fingerprint; and the age of generated keys. Nothing is
-    generated or written.
+    generated or written, but for --out.
+
+    --format html is one self-contained page for auditors (no script, nothing loaded):
+    a matrix of environments x sensitive variables, each cell's state by colour and in
+    words, and per environment who can decrypt its store.
     """
     from secconf.operations.audit import audit_environments, failing
 
     check_selection(envs, all_)
     inventory = audit_environments(open_project(ctx), envs, all_=all_, offline=offline)
-    click.echo(FORMATS[fmt](inventory), nl=False)
+    write_output(FORMATS[fmt](inventory), out)
     return int(ExitCode.FINDINGS if strict and failing(inventory) else ExitCode.OK)

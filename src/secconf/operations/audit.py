@@ -46,7 +46,35 @@ def audit_environments(
             destinations=partial(destinations, environment),
             store_read=not offline,
         )
+        inventory.access[environment.name] = who_can_decrypt(environment)
     return inventory
+
+
+def who_can_decrypt(environment: Environment) -> list[str]:
+    """Who can read the values the environment's store holds, in words."""
+    backend = environment.store.backend
+    if backend == "file":
+        from secconf.store.backends.file import file_settings, shown_key_file, shown_path
+        from secconf.store.masterkey import ENV_VAR, env_var_for
+
+        settings = file_settings(environment)
+        store = shown_path(environment)
+        if settings.encryption != "master-key":
+            return [f"the holders of the keys of `encryption: {settings.encryption}` ({store})"]
+        return [
+            f"whoever holds the master key of {store}: the key file "
+            f"{shown_key_file(environment)}, or the variable {env_var_for(environment.name)} "
+            f"or {ENV_VAR} where it is set (CI)"
+        ]
+    if backend == "vault":
+        from secconf.core.paths import fill
+        from secconf.environment.settings import settings_as
+        from secconf.store.backends.vault import VaultStoreSettings
+
+        vault = settings_as(environment.store.backends[backend], VaultStoreSettings)
+        path = fill(vault.path, env=environment.name)
+        return [f"every Vault token whose policy may read {vault.mount}/data/{path}"]
+    return [f"whoever can read the {backend} store"]
 
 
 def failing(inventory: Inventory) -> bool:

@@ -97,12 +97,24 @@ def _string_type(variable: Variable, imports: _Imports) -> str:
     return f"Literal[{', '.join(repr(c) for c in options)}]"
 
 
+def _secret_inner(variable: Variable, imports: _Imports) -> str:
+    """A sensitive integer's or boolean's type inside Secret[...], with its bounds."""
+    c = variable.constraints
+    bounds = [f"ge={c.minimum!r}"] if c.minimum is not None else []
+    bounds += [f"le={c.maximum!r}"] if c.maximum is not None else []
+    python = _PYTHON_TYPES[variable.type]
+    if variable.type != "integer" or not bounds:
+        return python
+    imports.typing.add("Annotated")
+    return f"Annotated[{python}, Field({', '.join(bounds)})]"
+
+
 def _type(variable: Variable, imports: _Imports) -> str:
     if variable.type == "string":
         text = _string_type(variable, imports)
     elif variable.sensitive:
         imports.pydantic.add("Secret")
-        text = f"Secret[{_PYTHON_TYPES[variable.type]}]"
+        text = f"Secret[{_secret_inner(variable, imports)}]"
     else:
         text = _PYTHON_TYPES[variable.type]
     if variable.default is None and variable.auto_generated:

@@ -74,16 +74,19 @@ class CodeIndex:
 
 
 def _settings_classes(classes: list[_Class]) -> set[str]:
-    """Names of the classes that are BaseSettings, directly or through scanned classes
-    (a fixed point: at most one round per class)."""
+    """Names of the classes that are BaseSettings, directly or through scanned classes:
+    one walk from BaseSettings down to its subclasses, each class visited once."""
+    children: dict[str, set[str]] = {}
+    for cls in classes:
+        for base in cls.bases:
+            children.setdefault(base, set()).add(cls.name)
     settings: set[str] = set()
-    for _ in range(len(classes) + 1):
-        grown = {
-            c.name for c in classes if any(b == _SETTINGS_BASE or b in settings for b in c.bases)
-        }
-        if grown == settings:
-            break
-        settings = grown
+    queue = list(children.get(_SETTINGS_BASE, ()))
+    while queue:
+        name = queue.pop()
+        if name not in settings:
+            settings.add(name)
+            queue += children.get(name, ())
     return settings
 
 
