@@ -94,6 +94,7 @@ def memo_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[obj
     """The memo render target in the targets package's search path, its deploy adapter
     importable as `memo_deploy`; yields the adapter module."""
     import secconf.cli.deploy
+    import secconf.cli.render
     import secconf.render.targets as package
     from secconf.render import registry
 
@@ -104,13 +105,15 @@ def memo_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[obj
     monkeypatch.syspath_prepend(str(plugins))
     package.__path__.append(str(plugins / "targets"))
     registry.targets.cache_clear()
-    importlib.reload(secconf.cli.deploy)  # its --target choices come from the registry
+    for cli in (secconf.cli.deploy, secconf.cli.render):  # --target choices: the registry's
+        importlib.reload(cli)
     try:
         yield importlib.import_module("memo_deploy")
     finally:
         package.__path__.remove(str(plugins / "targets"))
         registry.targets.cache_clear()
-        importlib.reload(secconf.cli.deploy)
+        for cli in (secconf.cli.deploy, secconf.cli.render):
+            importlib.reload(cli)
 
 
 def test_a_new_deploy_target_module_is_a_target_of_plan_apply_and_check(
@@ -126,6 +129,7 @@ def test_a_new_deploy_target_module_is_a_target_of_plan_apply_and_check(
     assert applied.code == 0, applied.both
     assert "development: applied (1 write)" in applied.out
     rendered = run(root, "render", "--env", "development", "--target", "memo", "--out", "-")
+    assert rendered.code == 0, rendered.both
     assert shelves["development"] == json.loads(rendered.out)  # what render writes
     assert run(root, "check", "--env", "development", "--target", "memo").code == 0
 
