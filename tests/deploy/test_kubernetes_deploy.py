@@ -596,3 +596,31 @@ def test_metadata_apply_would_not_deliver_is_refused_not_dropped(
     assert result.code == 2, result.both
     assert "templates/kubernetes.yaml.j2" in result.err and "finalizers" in result.err
     assert secret(kube, d) is None
+
+
+def test_the_api_client_is_injected_with_the_context_to_use(
+    kube, deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The target takes an ApiClient factory (no kubeconfig needed); it is asked for
+    the context of --context, else of the environment file, else the current one."""
+    from tests.support.deploy import FAST_RETRIES
+
+    from secconf.deploy.base import DeployOptions
+    from secconf.deploy.kubernetes import KubernetesDeploy
+
+    monkeypatch.delenv("KUBECONFIG")
+    asked: list[str | None] = []
+
+    def factory(context: str | None) -> Any:
+        asked.append(context)
+        return kube.api_client()
+
+    d = deployment
+    target = KubernetesDeploy(DeployOptions(policy=FAST_RETRIES), api_client=factory)
+    (outcome,) = apply_outcomes(d.root, ["dev"], target)
+    assert outcome.error is None and outcome.result.status == "applied", outcome.error
+    assert sorted(decoded(secret(kube, d))) == sorted(SENSITIVE)
+    chosen = KubernetesDeploy(DeployOptions(context="chosen"), api_client=factory)
+    (planned,) = plan_outcomes(d.root, ["dev"], chosen)
+    assert planned.plan is not None and planned.plan.in_sync
+    assert asked == [None, "chosen"]

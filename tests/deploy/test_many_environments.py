@@ -14,11 +14,16 @@ from tests.support.deploy import (
     MOUNT,
     Deployment,
     assert_no_leak,
+    deploy_target,
     kube_secret_values,
     make_deployment,
+    plan_outcomes,
     vault_secret_values,
 )
 from tests.support.vault_server import VaultServer
+
+from secconf.core.errors import DeployError
+from secconf.operations.deploy import apply_plans
 
 NAMES = ("ok1", "ok2", "bad")
 HAND_VALUE = "written-by-someone-else-3b8e"
@@ -148,25 +153,25 @@ def test_check_against_a_missing_mount_is_an_error_not_drift(
 def test_edit_racing_one_environment_stops_only_that_one(
     vault, unique: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
-    from secconf.deploy.vault import VaultDeploy
-
     d = make_deployment(tmp_path, monkeypatch, unique, names=NAMES)
-    original = VaultDeploy.apply
-
-    def racing(self: VaultDeploy, plan: Any) -> Any:
-        if plan.environment == "bad":  # someone writes after secconf read it
-            vault.kv_write(MOUNT, d.vault_path("bad"), {"JWT_SECRET_KEY": HAND_VALUE})
-        return original(self, plan)
-
-    monkeypatch.setattr(VaultDeploy, "apply", racing)
-    result = vault_apply(d)
-    assert_only_bad_failed(result)
-    assert f"bad: failed: {MOUNT}/{d.vault_path('bad')} changed after it was read" in result.err
-    assert "nothing was overwritten" in result.err
+    target = deploy_target("vault")
+    planned = plan_outcomes(d.root, NAMES, target, generate=True)
+    # someone writes after secconf read it
+    vault.kv_write(MOUNT, d.vault_path("bad"), {"JWT_SECRET_KEY": HAND_VALUE})
+    outcomes = {o.environment: o for o in apply_plans(planned, target, parallel=4)}
+    assert_only_bad_failed_in(outcomes)
+    error = outcomes["bad"].error
+    assert f"{MOUNT}/{d.vault_path('bad')} changed after it was read" in error.message
+    assert "nothing was overwritten" in error.message and HAND_VALUE not in str(error)
     assert vault.kv_read(MOUNT, d.vault_path("bad")) == {"JWT_SECRET_KEY": HAND_VALUE}
-    monkeypatch.setattr(VaultDeploy, "apply", original)
     assert_converged(vault_apply(d))
-    assert_no_leak([result], [HAND_VALUE, *vault_secret_values(vault, d)])
+
+
+def assert_only_bad_failed_in(outcomes: dict[str, Any]) -> None:
+    """The operations' outcomes: ok1 and ok2 applied, bad stopped by its error."""
+    assert outcomes["ok1"].result.status == "applied" and outcomes["ok1"].error is None
+    assert outcomes["ok2"].result.status == "applied" and outcomes["ok2"].error is None
+    assert outcomes["bad"].result is None and isinstance(outcomes["bad"].error, DeployError)
 
 
 # --------------------------------------------------------------------------- Kubernetes
@@ -229,31 +234,24 @@ def test_kubernetes_edit_racing_one_environment_stops_only_that_one(
 ) -> None:  # type: ignore[no-untyped-def]
     import base64
 
-    from secconf.deploy.kubernetes import KubernetesDeploy
-
     kube.add_namespace(unique)
     d = make_deployment(tmp_path, monkeypatch, unique, names=NAMES, namespace=unique)
     assert kube_apply(d).code == 0
     monkeypatch.setenv("DEPLOYTEST_OK1_TURNSTILE_SECRET", "rotated-ok1-secret-0001")
     monkeypatch.setenv("DEPLOYTEST_OK2_TURNSTILE_SECRET", "rotated-ok2-secret-0001")
     monkeypatch.setenv("DEPLOYTEST_BAD_TURNSTILE_SECRET", "rotated-bad-secret-0001")
-    original = KubernetesDeploy.apply
+    target = deploy_target("kubernetes")
+    planned = plan_outcomes(d.root, NAMES, target)
     theirs = base64.b64encode(HAND_VALUE.encode()).decode()
-
-    def racing(self: KubernetesDeploy, plan: Any) -> Any:
-        if plan.environment == "bad":  # someone edits a managed key after secconf read it
-            obj = kube.get_object("Secret", unique, d.secret_name("bad"))
-            obj["data"]["JWT_SECRET_KEY"] = theirs
-            kube.put_object(obj)
-        return original(self, plan)
-
-    monkeypatch.setattr(KubernetesDeploy, "apply", racing)
-    result = kube_apply(d)
-    assert_only_bad_failed(result)
-    assert f"Secret {unique}/{d.secret_name('bad')} changed after it was read" in result.err
+    obj = kube.get_object("Secret", unique, d.secret_name("bad"))  # someone edits a managed
+    obj["data"]["JWT_SECRET_KEY"] = theirs  # key after secconf read it
+    kube.put_object(obj)
+    outcomes = {o.environment: o for o in apply_plans(planned, target, parallel=4)}
+    assert_only_bad_failed_in(outcomes)
+    error = outcomes["bad"].error
+    assert f"Secret {unique}/{d.secret_name('bad')} changed after it was read" in error.message
     live = kube.get_object("Secret", unique, d.secret_name("bad"))
     assert live["data"]["JWT_SECRET_KEY"] == theirs
-    monkeypatch.setattr(KubernetesDeploy, "apply", original)
     assert_converged(kube_apply(d))
 
 

@@ -618,3 +618,30 @@ def test_apply_delivers_the_payload_the_repository_template_renders(
     assert "templates/vault.json.j2" in result.err
     if loopback(vault):
         assert vault.count() == 0
+
+
+def test_the_hvac_client_is_injected_and_made_once_per_thread_and_vault(
+    vault, deployment: Deployment
+) -> None:  # type: ignore[no-untyped-def]
+    """The target takes its client factory: one client (one session, kept-alive
+    connections) serves every environment a thread plans and applies."""
+    from tests.support.deploy import FAST_RETRIES
+
+    from secconf.core.vaultclient import VaultConnection, make_client
+    from secconf.deploy.base import DeployOptions
+    from secconf.deploy.vault import VaultDeploy
+    from secconf.operations.deploy import apply_plans
+
+    made: list[VaultConnection] = []
+
+    def factory(connection: VaultConnection) -> Any:
+        made.append(connection)
+        return make_client(connection)
+
+    target = VaultDeploy(DeployOptions(policy=FAST_RETRIES), client_factory=factory)
+    d = deployment
+    planned = plan_outcomes(d.root, d.names, target, generate=True, parallel=1)
+    outcomes = apply_plans(planned, target, parallel=1)
+    assert [o.result.status for o in outcomes] == ["applied", "applied"]
+    assert [c.address for c in made] == [vault.url]
+    assert "token" not in repr(made[0]) and vault.token not in repr(made[0])

@@ -188,6 +188,7 @@ def plan_outcomes(
     *,
     prune: bool = False,
     generate: bool = False,
+    parallel: int = 4,
 ) -> list[Any]:
     """`secconf plan` through the operation (no CLI): one Outcome per environment."""
     from secconf.operations.deploy import plan_environments
@@ -200,7 +201,7 @@ def plan_outcomes(
         target,
         prune=prune,
         generate=generate,
-        parallel=4,
+        parallel=parallel,
         notify=lambda _message: None,
     )
 

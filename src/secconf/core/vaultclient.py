@@ -254,6 +254,25 @@ class KvVersion:
     version: int
     created_time: str
     custom_metadata: dict[str, str] | None
+    deleted: bool = False  # soft-deleted (or destroyed): no values, still a version number
+
+
+def read_kv(client: Any, mount: str, path: str, *, version: int | None = None) -> KvVersion | None:
+    """One KV v2 read, checked (`kv_version`); run it inside `call`. None when no secret
+    is at `path`. A soft-deleted version comes back as one (`deleted`, no values): its
+    number is what a check-and-set write must name. A 404 that names no route (a wrong
+    mount, not a missing secret) is raised, for `vault_errors` to say what to check."""
+    import hvac.exceptions as hx
+
+    try:
+        response = client.secrets.kv.v2.read_secret_version(
+            path=path, version=version, mount_point=mount, raise_on_deleted_version=False
+        )
+    except hx.InvalidPath as exc:
+        if exc.errors:  # "no handler for route"
+            raise
+        return None
+    return kv_version(response)
 
 
 def kv_version(response: Any) -> KvVersion | None:
@@ -268,15 +287,19 @@ def kv_version(response: Any) -> KvVersion | None:
     if data is None:
         return None
     meta = _field(data, "metadata", dict, optional=True) or {}
-    values = _field(data, "data", dict, optional=True) or {}
+    stored = _field(data, "data", dict, optional=True)
+    values = stored or {}
     version = _field(meta, "version", int, optional=True) or 0
     created = _field(meta, "created_time", str, optional=True) or ""
     custom = _field(meta, "custom_metadata", dict, optional=True)
+    # Vault answers `data: null` for a deleted or destroyed version (a deletion time
+    # may also be set in the future on a live one: delete_version_after).
+    deleted = stored is None
     if isinstance(version, bool) or version < 0:
         raise MalformedAnswer("a version that is not a version number")
     if custom is not None and not all(isinstance(v, str) for v in custom.values()):
         raise MalformedAnswer("custom metadata that is not text")
-    return KvVersion({str(k): v for k, v in values.items()}, version, created, custom)
+    return KvVersion({str(k): v for k, v in values.items()}, version, created, custom, deleted)
 
 
 def listed_keys(response: Any) -> list[str]:

@@ -19,9 +19,9 @@ from secconf.core.vaultclient import (
     VaultConnection,
     call,
     is_cas_mismatch,
-    kv_version,
     make_client,
     patch_custom_metadata,
+    read_kv,
     vault_connection,
 )
 from secconf.deploy.base import (
@@ -181,20 +181,10 @@ class VaultDeploy:
     def _read(
         self, connection: VaultConnection, client: Any, mount: str, path: str
     ) -> tuple[dict[str, Any], int, dict[str, str] | None]:
-        import hvac.exceptions as hx
-
-        def read() -> Any:
-            try:
-                return client.secrets.kv.v2.read_secret_version(
-                    path=path, mount_point=mount, raise_on_deleted_version=False
-                )
-            except hx.InvalidPath as exc:
-                if exc.errors:  # "no handler for route": a wrong mount, not a new secret
-                    raise
-                return None  # no secret yet (a soft-deleted one hvac returns as data)
-
-        # Checked inside the call, so a malformed answer is reported as one.
-        secret = self._call(connection, f"reading {mount}/{path}", lambda: kv_version(read()))
+        """The live values, the version a CAS write names (0: none), the custom metadata."""
+        secret = self._call(
+            connection, f"reading {mount}/{path}", lambda: read_kv(client, mount, path)
+        )
         if secret is None:
             return {}, 0, None
         return secret.values, secret.version, secret.custom_metadata

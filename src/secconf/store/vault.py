@@ -18,10 +18,10 @@ from secconf.core.vaultclient import (
     VaultConnection,
     call,
     is_cas_mismatch,
-    kv_version,
     listed_keys,
     make_client,
     patch_custom_metadata,
+    read_kv,
 )
 from secconf.store.base import Entry, Maker, Version
 
@@ -53,26 +53,14 @@ class VaultStore:
         return self.client.secrets.kv.v2
 
     def _read_group(self, group: str, version: int | None = None) -> KvVersion | None:
-        import hvac.exceptions as hx
-
+        """The group's secret (that version), or None when none is stored (deleted)."""
         path = f"{self.path}/{group}"
-
-        def read() -> Any:
-            try:
-                return self._kv().read_secret_version(
-                    path=path,
-                    version=version,
-                    mount_point=self.mount,
-                    raise_on_deleted_version=True,
-                )
-            except hx.InvalidPath:
-                return None
-
         # Checked inside the call, so a malformed answer is reported as one.
         secret: KvVersion | None = self._call(
-            f"reading {self.mount}/{path}", lambda: kv_version(read())
+            f"reading {self.mount}/{path}",
+            lambda: read_kv(self.client, self.mount, path, version=version),
         )
-        return secret
+        return None if secret is None or secret.deleted else secret
 
     def replay(self) -> None:
         """Never: each group's KV version is checked by check-and-set instead."""
