@@ -78,7 +78,13 @@ def test_json_lists_exactly_the_sensitive_variables_with_provenance_and_destinat
     assert (
         dev_turnstile["set"] is False and dev_turnstile["missing"] is False
     )  # documented "(empty)"
-    assert document["summary"] == {"sensitive": 9, "missing": 0, "plaintext": 0, "overdue": 0}
+    assert document["summary"] == {
+        "sensitive": 9,
+        "missing": 0,
+        "plaintext": 0,
+        "overdue": 0,
+        "exposed": 0,
+    }
 
 
 def test_no_value_in_any_format(bundled: Path) -> None:

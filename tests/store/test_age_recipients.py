@@ -272,4 +272,3 @@ def test_sigkill_during_sync_leaves_a_store_that_opens_with_the_old_or_new_recip
         )
         monkeypatch.setenv("SECCONF_AGE_IDENTITY", alice.identity)
         assert run(repo, "store", "recipients", "sync", "--env", "dev").code == 0  # finish it
-    assert killed or True  # the timing decides how many runs were cut short
