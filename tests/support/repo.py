@@ -39,6 +39,7 @@ def make_repo(root: Path, environments: dict[str, str] | None = None) -> Path:
         shutil.copytree(BUNDLED / "templates", root / "templates")
     if environments is None:
         shutil.copytree(BUNDLED / "environments", root / "environments")
+        shutil.copy(BUNDLED / "recipients.yaml", root / "recipients.yaml")  # production's
     else:
         (root / "environments").mkdir()
         for name, text in environments.items():
