@@ -27,7 +27,10 @@ def summary_rows(stdout: str) -> list[str]:
     return lines[1:]
 
 
-@pytest.mark.parametrize("script", ["bench_validate.py", "bench_render.py", "bench_deploy.py", "bench_scan.py"])
+@pytest.mark.parametrize(
+    "script", ["bench_validate.py", "bench_render.py", "bench_deploy.py", "bench_age.py",
+               "bench_scan.py"]
+)
 def test_benchmark_runs(script: str) -> None:
     result = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / script), "--quick"],

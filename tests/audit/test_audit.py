@@ -58,10 +58,12 @@ def test_json_lists_exactly_the_sensitive_variables_with_provenance_and_destinat
     assert jwt["provenance"]["created_at"].endswith("Z") and jwt["age_days"] == 0
     assert jwt["rotate_after_days"] == 365 and jwt["overdue"] is False
     assert jwt["set"] is True and len(jwt["fingerprint"]) == 8
+    prod_lines = (bundled / "environments/production.yaml").read_text().splitlines()
+    (line,) = [n for n, text in enumerate(prod_lines, 1) if "TURNSTILE_SECRET_KEY:" in text]
     assert prod["TURNSTILE_SECRET_KEY"]["provenance"] == {
         "kind": "from_env",
         "file": "environments/production.yaml",
-        "line": 12,
+        "line": line,
         "env_var": "PROD_TURNSTILE_SECRET_KEY",
     }
     assert jwt["destinations"] == [
@@ -86,7 +88,13 @@ def test_json_lists_exactly_the_sensitive_variables_with_provenance_and_destinat
     assert (
         dev_turnstile["set"] is False and dev_turnstile["missing"] is False
     )  # documented "(empty)"
-    assert document["summary"] == {"sensitive": 9, "missing": 0, "plaintext": 0, "overdue": 0}
+    assert document["summary"] == {
+        "sensitive": 9,
+        "missing": 0,
+        "plaintext": 0,
+        "overdue": 0,
+        "exposed": 0,
+    }
 
 
 def test_no_value_in_any_format(bundled: Path) -> None:

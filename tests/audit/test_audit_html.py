@@ -50,7 +50,7 @@ def page(root: Path, days_later: int = 0) -> str:
 
     later = datetime.now(UTC) + timedelta(days=days_later)
     inventory = audit_environments(Project.open(root), [], all_=True, offline=False, now=later)
-    return render_html(inventory.to_dict(), inventory.access, generated_at="2026-12-02T00:00:00Z")
+    return render_html(inventory.to_dict(), generated_at="2026-12-02T00:00:00Z")
 
 
 def secrets(root: Path) -> list[str]:
@@ -103,7 +103,8 @@ def test_the_page_has_every_cell_and_never_a_value(repo: Path) -> None:
         assert label in words, label
     assert HOSTILE.replace("\u202e", "") in words and "\u202e" not in text  # bidi: removed
     assert "key file .secconf/master.key" in words
-    assert "SECCONF_MASTER_KEY_PRODUCTION" in words
+    assert "SECCONF_MASTER_KEY_STAGING" in words  # staging: master key; production: age
+    assert "(group ops)" in words and "(group ci-production)" in words
     titles = " ".join(a.get("title") or "" for _, a in elements.tags)
     assert "provenance: plaintext literal at environments/staging.yaml" in titles
     assert "kubernetes: namespace=app-prod" in titles
@@ -117,12 +118,18 @@ def test_fields_the_inventory_gains_show_without_a_change() -> None:
         "environments": [
             {
                 "name": "prod",
-                "recipients": ["age1alice (group ops)"],
+                "access": {
+                    "backend": "file",
+                    "encryption": "age",
+                    "recipients": [{"recipient": "age1alice", "group": "ops"}],
+                },
                 "variables": [
                     {
                         "name": "K",
                         "set": True,
-                        "exposed": True,
+                        "exposed_to": [
+                            {"recipient": "age1bob", "group": "ops", "removed_at": "2026-12-01"}
+                        ],
                         "provenance": {},
                         "destinations": [],
                     }
@@ -131,7 +138,7 @@ def test_fields_the_inventory_gains_show_without_a_change() -> None:
         ],
         "summary": {"sensitive": 1, "exposed": 1},
     }
-    words = " ".join(parsed(render_html(document, {}, generated_at="now")).text)
+    words = " ".join(parsed(render_html(document, generated_at="now")).text)
     assert "EXPOSED" in words and "age1alice (group ops)" in words and "exposed" in words
 
 

@@ -39,11 +39,31 @@ def make_repo(root: Path, environments: dict[str, str] | None = None) -> Path:
         shutil.copytree(BUNDLED / "templates", root / "templates")
     if environments is None:
         shutil.copytree(BUNDLED / "environments", root / "environments")
+        shutil.copy(BUNDLED / "recipients.yaml", root / "recipients.yaml")  # production's
+        join_ops(root)
     else:
         (root / "environments").mkdir()
         for name, text in environments.items():
             write_env(root, name, text)
     return root
+
+
+def join_ops(root: Path) -> None:
+    """Make the test's user a member of the bundled `ops` group, which production's age
+    store is sealed to: an identity in the (test's own) home, its key in recipients.yaml."""
+    import os
+
+    import pyrage
+
+    path = Path(os.environ["HOME"]) / ".config" / "secconf" / "age" / "identities.txt"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"{pyrage.x25519.Identity.generate()}\n", encoding="ascii")
+        path.chmod(0o600)
+    public = pyrage.x25519.Identity.from_str(path.read_text().strip()).to_public()
+    groups = root / "recipients.yaml"
+    text = groups.read_text(encoding="utf-8")
+    groups.write_text(text.replace("  ops:\n", f"  ops:\n    - {public}\n", 1), encoding="utf-8")
 
 
 def write_env(root: Path, name: str, text: str) -> Path:

@@ -42,6 +42,10 @@ class SensitiveItem:
     rotate_after_days: int | None
     missing: bool = False
     destination_texts: tuple[str, ...] = ()  # one line per destination, for tables
+    # Removed age recipients that could decrypt the current version (each: recipient,
+    # group, removed_at), and what to do about it.
+    exposed_to: tuple[dict[str, str], ...] = ()
+    exposure_hint: str | None = None
 
     @property
     def plaintext(self) -> bool:
@@ -72,6 +76,8 @@ class SensitiveItem:
             "missing": self.missing,
             "plaintext": self.plaintext,
             "overdue": self.overdue,
+            "exposed_to": list(self.exposed_to),
+            **({"hint": self.exposure_hint} if self.exposed_to else {}),
         }
 
 
@@ -80,8 +86,8 @@ class Inventory:
     """Sensitive variables per environment, and the counts an auditor asks for first."""
 
     environments: dict[str, list[SensitiveItem]] = field(default_factory=dict)
-    # Per environment, who can decrypt what its store holds (for the HTML page).
-    access: dict[str, list[str]] = field(default_factory=dict)
+    # Who can decrypt each environment's store (see `secconf.operations.audit.access`).
+    access: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def items(self) -> list[SensitiveItem]:
         """Every item, environment by environment."""
@@ -95,13 +101,18 @@ class Inventory:
             "missing": sum(i.missing for i in items),
             "plaintext": sum(i.plaintext for i in items),
             "overdue": sum(i.overdue for i in items),
+            "exposed": sum(bool(i.exposed_to) for i in items),
         }
 
     def to_dict(self) -> dict[str, Any]:
         """`{"environments": [{"name", "variables": [...]}], "summary": {...}}`."""
         return {
             "environments": [
-                {"name": name, "variables": [i.to_dict() for i in items]}
+                {
+                    "name": name,
+                    **({"access": self.access[name]} if name in self.access else {}),
+                    "variables": [i.to_dict() for i in items],
+                }
                 for name, items in self.environments.items()
             ],
             "summary": self.summary(),

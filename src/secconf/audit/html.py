@@ -48,10 +48,15 @@ def _text(value: object) -> str:
     return html.escape(printable(str(value)), quote=True)
 
 
+def _has(variable: Mapping[str, Any], flag: str) -> bool:
+    # exposure is the list of removed recipients that could read the current version
+    return bool(variable.get("exposed_to") if flag == "exposed" else variable.get(flag))
+
+
 def state_of(variable: Mapping[str, Any]) -> str:
     """The one state a cell shows first."""
     for flag in _FLAGS:
-        if variable.get(flag):
+        if _has(variable, flag):
             return flag
     if variable.get("provenance", {}).get("store_read") is False:
         return "unread"
@@ -60,7 +65,7 @@ def state_of(variable: Mapping[str, Any]) -> str:
 
 def _flags(variable: Mapping[str, Any]) -> list[str]:
     """Every state that applies (a value can be both set and overdue)."""
-    out = [STATES[f][0] for f in _FLAGS if variable.get(f)]
+    out = [STATES[f][0] for f in _FLAGS if _has(variable, f)]
     if variable.get("set"):
         out.append(STATES["set"][0])
     return out or [STATES[state_of(variable)][0]]
@@ -138,10 +143,35 @@ def _legend() -> list[str]:
     return ['<table id="legend"><tr><th>legend</th>', items, "</tr></table>"]
 
 
-def _details(env: Mapping[str, Any], access: Sequence[str]) -> list[str]:
+def access_lines(name: str, access: Mapping[str, Any]) -> list[str]:
+    """Who can decrypt an environment's store, in words, from its audit `access` block."""
+    if access.get("encryption") == "age":
+        return [
+            f"{r.get('recipient')} (group {r['group']})"
+            if r.get("group")
+            else str(r.get("recipient"))
+            for r in access.get("recipients", [])
+        ] or ["no recipient: nobody can decrypt it"]
+    if access.get("encryption") == "master-key":
+        from secconf.store.masterkey import ENV_VAR, env_var_for
+
+        return [
+            f"whoever holds the master key: the key file {access.get('key_file')}, or the "
+            f"variable {env_var_for(name)} or {ENV_VAR} where it is set (CI)"
+        ]
+    if access.get("backend") == "vault":
+        return [
+            f"every Vault token whose policy may read {access.get('mount')}/data/"
+            f"{access.get('path')} ({access.get('governed_by')})"
+        ]
+    if access:
+        return [f"governed by {access.get('governed_by', access.get('backend'))}"]
+    return []
+
+
+def _details(env: Mapping[str, Any]) -> list[str]:
     out = [f'<h2 id="env-{_text(env["name"])}">{_text(env["name"])}</h2>']
-    recipients = env.get("recipients")
-    who = [*access, *(str(r) for r in recipients)] if isinstance(recipients, list) else access
+    who = access_lines(str(env["name"]), env.get("access") or {})
     out.append("<p>Who can decrypt its stored values:</p><ul>")
     out += [f"<li>{_text(line)}</li>" for line in who] or ["<li>(nothing is stored)</li>"]
     out.append("</ul>")
@@ -171,14 +201,9 @@ def _details(env: Mapping[str, Any], access: Sequence[str]) -> list[str]:
     return [*out, "</tbody></table>"]
 
 
-def render_html(
-    document: Mapping[str, Any],
-    access: Mapping[str, Sequence[str]],
-    *,
-    generated_at: str,
-) -> str:
-    """The page for `document` (the inventory's JSON form); `access`: per environment,
-    who can decrypt its store."""
+def render_html(document: Mapping[str, Any], *, generated_at: str) -> str:
+    """The page for `document` (the inventory's JSON form, each environment's `access`
+    block saying who can decrypt its store)."""
     environments = list(document.get("environments", []))
     summary = document.get("summary", {})
     counts = "".join(f"<tr><th>{_text(k)}</th><td>{_text(v)}</td></tr>" for k, v in summary.items())
@@ -194,7 +219,7 @@ def render_html(
         *_legend(),
     ]
     for env in environments:
-        body += _details(env, access.get(str(env["name"]), []))
+        body += _details(env)
     head = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',

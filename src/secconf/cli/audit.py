@@ -75,7 +75,8 @@ def _summary_line(inventory: Inventory) -> str:
     s = inventory.summary()
     return (
         f"{s['sensitive']} sensitive values: {s['missing']} missing, "
-        f"{s['plaintext']} in plaintext, {s['overdue']} past their rotation age"
+        f"{s['plaintext']} in plaintext, {s['overdue']} past their rotation age, "
+        f"{s['exposed']} exposed to removed recipients"
     )
 
 
@@ -86,7 +87,23 @@ def _table(inventory: Inventory) -> str:
         "  ".join(cell.ljust(w) for cell, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1]
         for r in rows
     ]
-    return "\n".join([*lines, "", _summary_line(inventory)]) + "\n"
+    return "\n".join([*lines, "", *_access_lines(inventory), _summary_line(inventory)]) + "\n"
+
+
+def _access_lines(inventory: Inventory) -> list[str]:
+    """Per environment: who can decrypt its store, and how many values a removed
+    recipient could read."""
+    lines = []
+    for name, access in inventory.access.items():
+        exposed = sum(bool(i.exposed_to) for i in inventory.environments.get(name, []))
+        if "recipients" in access:
+            who = f"age, {len(access['recipients'])} recipients"
+        elif "key_file" in access:
+            who = f"{access['encryption']}, key file {access['key_file']}"
+        else:
+            who = str(access.get("governed_by", access["backend"]))
+        lines.append(printable(f"{name}: {who}, {exposed} exposed values"))
+    return [*lines, ""] if lines else []
 
 
 def _csv(inventory: Inventory) -> str:
@@ -122,7 +139,7 @@ def _html(inventory: Inventory) -> str:
     from secconf.core.redact import redact
 
     moment = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    page = render_html(inventory.to_dict(), inventory.access, generated_at=moment)
+    page = render_html(inventory.to_dict(), generated_at=moment)
     return redact(page)  # a file is not printed: the second line of defence, here
 
 
@@ -137,7 +154,8 @@ FORMATS = {"table": _table, "csv": _csv, "markdown": _markdown, "json": _json, "
 @click.option(
     "--strict",
     is_flag=True,
-    help="Exit 1 when a sensitive value is missing, in plaintext, or past its rotation age.",
+    help="Exit 1 when a sensitive value is missing, in plaintext, past its rotation age, "
+    "or readable by a removed age recipient.",
 )
 @click.option(
     "--offline", is_flag=True, help="Do not read the secret stores (generated keys show as unread)."

@@ -4,10 +4,12 @@ with the destinations every render target declares. Generates and writes nothing
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
+from typing import Any
 
-from secconf.audit import Inventory, sensitive_items
+from secconf.audit import Inventory, SensitiveItem, sensitive_items
 from secconf.environment.loader import Environment
 from secconf.operations.prepare import resolve_for_reading
 from secconf.operations.project import Project
@@ -39,45 +41,83 @@ def audit_environments(
     inventory = Inventory()
     for environment in project.select(names, all_=all_):
         config, state = resolve_for_reading(project, environment, offline=offline)
-        inventory.environments[environment.name] = sensitive_items(
+        items = sensitive_items(
             config,
             state.fingerprint_key,
             now,
             destinations=partial(destinations, environment),
             store_read=not offline,
         )
-        inventory.access[environment.name] = who_can_decrypt(environment)
+        access_, removed, created = access(project, environment)
+        inventory.environments[environment.name] = [
+            _exposed(item, removed, created) for item in items
+        ]
+        inventory.access[environment.name] = access_
     return inventory
 
 
-def who_can_decrypt(environment: Environment) -> list[str]:
-    """Who can read the values the environment's store holds, in words."""
+def access(
+    project: Project, environment: Environment
+) -> tuple[dict[str, Any], list[dict[str, str]], dict[str, str]]:
+    """Who can decrypt the environment's store; for an age store also its removal records
+    and the date of each value's current version (read from the header: no key needed)."""
+    from secconf.store.backends.file import file_settings, shown_key_file, uses_file_store
+
     backend = environment.store.backend
-    if backend == "file":
-        from secconf.store.backends.file import file_settings, shown_key_file, shown_path
-        from secconf.store.masterkey import ENV_VAR, env_var_for
+    if not uses_file_store(environment):
+        settings = environment.store.settings()
+        out: dict[str, Any] = {"backend": backend, "governed_by": f"{backend} policies"}
+        if backend == "vault":
+            path = str(getattr(settings, "path", "")).replace("{env}", environment.name)
+            out.update(governed_by="Vault policies", mount=getattr(settings, "mount", None))
+            out["path"] = path
+        return out, [], {}
+    encryption = file_settings(environment).encryption
+    if encryption != "age":
+        key_file = shown_key_file(environment)
+        return {"backend": "file", "encryption": encryption, "key_file": key_file}, [], {}
+    from secconf.store.ciphers import age
+    from secconf.store.file import FileStore
 
-        settings = file_settings(environment)
-        store = shown_path(environment)
-        if settings.encryption != "master-key":
-            return [f"the holders of the keys of `encryption: {settings.encryption}` ({store})"]
-        return [
-            f"whoever holds the master key of {store}: the key file "
-            f"{shown_key_file(environment)}, or the variable {env_var_for(environment.name)} "
-            f"or {ENV_VAR} where it is set (CI)"
-        ]
-    if backend == "vault":
-        from secconf.core.paths import fill
-        from secconf.environment.settings import settings_as
-        from secconf.store.backends.vault import VaultStoreSettings
+    recipients = age.configured_recipients(project.store_context(environment))
+    out = {
+        "backend": "file",
+        "encryption": "age",
+        "recipients": [r.as_dict() for r in recipients],
+    }
+    store = project.open_store(environment)
+    assert isinstance(store, FileStore)
+    file = store.peek()
+    header = age.sealed_header(file, store.location)
+    if file is None or header is None:
+        return out, [], {}
+    created = {name: str(doc["created_at"]) for name, doc in file.entries.items()}
+    return out, age.removals(header), created
 
-        vault = settings_as(environment.store.backends[backend], VaultStoreSettings)
-        path = fill(vault.path, env=environment.name)
-        return [f"every Vault token whose policy may read {vault.mount}/data/{path}"]
-    return [f"whoever can read the {backend} store"]
+
+def _exposed(
+    item: SensitiveItem, removed: list[dict[str, str]], created: dict[str, str]
+) -> SensitiveItem:
+    """The item with the removed recipients that could decrypt its current version: those
+    removed after it was created (the date format sorts as text)."""
+    kind = item.provenance["kind"]
+    since = created.get(item.name)
+    if kind not in ("generated", "stored") or since is None:
+        return item
+    exposed = tuple(r for r in removed if since <= r["removed_at"])
+    if not exposed:
+        return item
+    env = item.environment
+    hint = (
+        f"rotate it: `secconf keys rotate {item.name} --env {env}`"
+        if kind == "generated"
+        else f"rotate it at the provider, then `secconf import FILE.env --env {env}`"
+    )
+    return replace(item, exposed_to=exposed, exposure_hint=hint)
 
 
 def failing(inventory: Inventory) -> bool:
-    """True when `--strict` fails: a value missing, in plaintext, or past its age."""
+    """True when `--strict` fails: a value missing, in plaintext, past its age, or
+    readable by a removed age recipient."""
     summary = inventory.summary()
-    return bool(summary["missing"] + summary["plaintext"] + summary["overdue"])
+    return bool(summary["missing"] + summary["plaintext"] + summary["overdue"] + summary["exposed"])

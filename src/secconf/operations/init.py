@@ -31,6 +31,7 @@ def scaffold_files() -> dict[str, bytes]:
         for source in sorted((BUNDLED / part).iterdir()):
             if source.is_file() and not source.name.startswith("."):
                 files[f"{part}/{source.name}"] = source.read_bytes()
+    files["recipients.yaml"] = (BUNDLED / "recipients.yaml").read_bytes()  # age groups
     return files
 
 
