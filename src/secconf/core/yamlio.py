@@ -257,8 +257,9 @@ class _Converter:
             return str(node.value)
         if node.tag not in _SCALAR_TAGS and node.tag.startswith(_CORE):
             raise self._tag_error(node)  # !!binary and the like
-        if node.tag == _CORE + "str":
+        if node.tag == _STR:
             self._check_text(node.value, node)
+            return str(node.value)  # what SafeConstructor makes of a str node, faster
         try:
             value = self.scalars.construct_object(node)
         except (yaml.YAMLError, ValueError, TypeError, OverflowError):
@@ -275,6 +276,7 @@ class _Converter:
         return value
 
 
+_STR = _CORE + "str"
 _STANDARD_TAGS = frozenset(
     {"null", "bool", "int", "float", "binary", "timestamp", "str", "seq", "map", "omap"}
     | {"pairs", "set", "merge", "value"}
