@@ -21,8 +21,16 @@ def console_main() -> None:
     of the start-up time of `secconf validate`. It is enabled again as soon as the
     command is loaded (LazyGroup.get_command), and at exit every object is frozen so
     that the interpreter's last collection has nothing to scan.
+
+    Pydantic looks for plugins in every installed distribution's entry points when it
+    builds the first model (a scan of all package metadata, about a tenth of the start-
+    up); secconf uses none, so the scan is skipped unless the user set
+    PYDANTIC_DISABLE_PLUGINS. secconf starts no program, so the setting reaches no child.
     """
     import gc
+    import os
+
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
     from secconf.core import redact
 
