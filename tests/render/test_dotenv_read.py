@@ -24,7 +24,7 @@ TRICKY = [
     "# c\n\nA='x'\n\n# d\nB=\"y\\n\"\n",
     "A='multi\nline'\n",  # a quoted value across lines: whole file only
     "A='unterminated\nB=2\n",
-    "A=\"x\\\"\ny\"\n",
+    'A="x\\"\ny"\n',
     "  A=1\n",
     "   \nA=1\n",
     "export A=1\n",
@@ -60,7 +60,7 @@ def test_random_texts_read_as_the_whole_file_does() -> None:
         else:  # lines shaped like bindings, with the awkward characters inside
             lines = [
                 rng.choice(["A=", "B='", 'C="', "#", "", "export D="])
-                + "".join(rng.choice(ALPHABET[:-5] + ["x"]) for _ in range(rng.randrange(6)))
+                + "".join(rng.choice([*ALPHABET[:-5], "x"]) for _ in range(rng.randrange(6)))
                 for _ in range(rng.randrange(1, 6))
             ]
             text = "\n".join(lines) + "\n"

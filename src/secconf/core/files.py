@@ -120,13 +120,20 @@ def staging_directory(root: Path) -> Path:
 
 
 def new_temp(
-    target: Path, root: Path | None, *, data: bytes, mode: int = 0o600, sync: bool = True
+    target: Path,
+    root: Path | None,
+    *,
+    data: bytes,
+    mode: int = 0o600,
+    sync: bool = True,
+    places: dict[Path, tuple[Path, int]] | None = None,
 ) -> Path:
     """A temp file holding `data` (fsynced, unless the caller syncs it: `sync`), made to
     be renamed onto `target`: in `.secconf/tmp/` of `root` when it is on the target's file
     system, else beside the target. Mode 0600 from creation; `mode` is set before it is
-    renamed."""
-    directory = _temp_place(target, root)
+    renamed. `places`: the staging directories already made by this caller (a
+    transaction's), each with its device, so that a thousand temps check it once."""
+    directory = _temp_place(target, root, places)
     if directory is None:
         tmp = target.with_name(
             f".{target.name[:80]}.{os.getpid()}.{secrets.token_hex(4)}{BESIDE_SUFFIX}"
@@ -137,14 +144,22 @@ def new_temp(
     return tmp
 
 
-def _temp_place(target: Path, root: Path | None) -> Path | None:
+def _temp_place(
+    target: Path, root: Path | None, places: dict[Path, tuple[Path, int]] | None = None
+) -> Path | None:
     if root is None:
         return None
     root = Path(os.path.realpath(root))
     if not Path(os.path.realpath(target)).is_relative_to(root):
         return None  # a place the user chose: the temp goes beside it
-    directory = staging_directory(root)
-    if os.stat(directory).st_dev != os.stat(target.parent).st_dev:
+    if places is not None and root in places:
+        directory, device = places[root]
+    else:
+        directory = staging_directory(root)
+        device = os.stat(directory).st_dev
+        if places is not None:
+            places[root] = (directory, device)
+    if device != os.stat(target.parent).st_dev:
         return None  # a rename cannot cross file systems
     return directory
 
@@ -207,6 +222,7 @@ class Transaction:
     def __init__(self, root: Path | None = None) -> None:
         self.root = root
         self.changes: list[_Change] = []
+        self._places: dict[Path, tuple[Path, int]] = {}
 
     def add(self, path: Path, data: bytes, *, mode: int, shown: str) -> None:
         """One more file to write."""
@@ -247,7 +263,12 @@ class Transaction:
             change.before_mode = info.st_mode & 0o777
         change.created = make_dirs(change.path.parent)
         change.tmp = new_temp(
-            change.path, self.root, data=change.data, mode=change.mode, sync=False
+            change.path,
+            self.root,
+            data=change.data,
+            mode=change.mode,
+            sync=False,
+            places=self._places,
         )
 
     def commit(self) -> None:

@@ -83,9 +83,7 @@ def check_dotenv(text: str, expected: dict[str, str], template: str) -> None:
     if read is None:
         bindings = list(parse_stream(io.StringIO(text)))
         if any(b.error for b in bindings):
-            raise RenderError(
-                "the rendered .env has a line python-dotenv cannot parse", file=where
-            )
+            raise RenderError("the rendered .env has a line python-dotenv cannot parse", file=where)
         read = [(b.key, b.value) for b in bindings if b.key is not None]
     keys = [key for key, _ in read]
     unexpected = [k for k in keys if k not in expected]
