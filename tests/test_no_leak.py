@@ -655,7 +655,7 @@ def test_no_canary_from_internal_errors(world: Path, monkeypatch: pytest.MonkeyP
 
     import secconf.render.targets.dotenv
     import secconf.validate
-    from secconf.store.masterkey import MasterKey
+    from secconf.store.masterkey import MasterKey, _key_check
 
     def quoting(what: str):
         def fail(*args, **kwargs):
@@ -699,6 +699,7 @@ def test_no_canary_from_internal_errors(world: Path, monkeypatch: pytest.MonkeyP
         with monkeypatch.context() as patch:
             patch.setattr(owner, name, replacement)
             for debug in (True, False):
+                _key_check.cache_clear()  # else the key check is not derived again
                 result = runs(*command, debug=debug)
                 assert result.code == 3, command
                 assert ("Traceback" in result.err) is debug, command

@@ -119,41 +119,60 @@ def staging_directory(root: Path) -> Path:
     return directory
 
 
-def new_temp(target: Path, root: Path | None, *, data: bytes, mode: int = 0o600) -> Path:
-    """A temp file holding `data` (fsynced), made to be renamed onto `target`: in
-    `.secconf/tmp/` of `root` when it is on the target's file system, else beside the
-    target. Mode 0600 from creation; `mode` is set before it is renamed."""
-    directory = _temp_place(target, root)
+def new_temp(
+    target: Path,
+    root: Path | None,
+    *,
+    data: bytes,
+    mode: int = 0o600,
+    sync: bool = True,
+    places: dict[Path, tuple[Path, int]] | None = None,
+) -> Path:
+    """A temp file holding `data` (fsynced, unless the caller syncs it: `sync`), made to
+    be renamed onto `target`: in `.secconf/tmp/` of `root` when it is on the target's file
+    system, else beside the target. Mode 0600 from creation; `mode` is set before it is
+    renamed. `places`: the staging directories already made by this caller (a
+    transaction's), each with its device, so that a thousand temps check it once."""
+    directory = _temp_place(target, root, places)
     if directory is None:
         tmp = target.with_name(
             f".{target.name[:80]}.{os.getpid()}.{secrets.token_hex(4)}{BESIDE_SUFFIX}"
         )
     else:
         tmp = directory / f"{os.getpid()}.{secrets.token_hex(6)}.{target.name[:80]}.tmp"
-    _write_new(tmp, data, mode)
+    _write_new(tmp, data, mode, sync=sync)
     return tmp
 
 
-def _temp_place(target: Path, root: Path | None) -> Path | None:
+def _temp_place(
+    target: Path, root: Path | None, places: dict[Path, tuple[Path, int]] | None = None
+) -> Path | None:
     if root is None:
         return None
     root = Path(os.path.realpath(root))
     if not Path(os.path.realpath(target)).is_relative_to(root):
         return None  # a place the user chose: the temp goes beside it
-    directory = staging_directory(root)
-    if os.stat(directory).st_dev != os.stat(target.parent).st_dev:
+    if places is not None and root in places:
+        directory, device = places[root]
+    else:
+        directory = staging_directory(root)
+        device = os.stat(directory).st_dev
+        if places is not None:
+            places[root] = (directory, device)
+    if device != os.stat(target.parent).st_dev:
         return None  # a rename cannot cross file systems
     return directory
 
 
-def _write_new(tmp: Path, data: bytes, mode: int) -> None:
+def _write_new(tmp: Path, data: bytes, mode: int, *, sync: bool = True) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     try:
         os.fchmod(fd, 0o600)  # whatever the umask
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                os.fsync(handle.fileno())
         os.chmod(tmp, mode)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -203,6 +222,7 @@ class Transaction:
     def __init__(self, root: Path | None = None) -> None:
         self.root = root
         self.changes: list[_Change] = []
+        self._places: dict[Path, tuple[Path, int]] = {}
 
     def add(self, path: Path, data: bytes, *, mode: int, shown: str) -> None:
         """One more file to write."""
@@ -214,7 +234,8 @@ class Transaction:
         self.commit()
 
     def stage(self) -> None:
-        """Write every temp file; on failure, remove them and raise WriteError."""
+        """Write every temp file, then make them durable; on failure, remove them and
+        raise WriteError."""
         for change in self.changes:
             try:
                 self._stage(change)
@@ -224,6 +245,14 @@ class Transaction:
             except BaseException:
                 self.abort()
                 raise
+        try:
+            _fsync_all([c for c in self.changes if c.tmp is not None])
+        except OSError as exc:
+            self.abort()
+            raise write_error(exc, exc.filename or "a staged file") from None
+        except BaseException:
+            self.abort()
+            raise
 
     def _stage(self, change: _Change) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -233,7 +262,14 @@ class Transaction:
             change.before = change.path.read_bytes()
             change.before_mode = info.st_mode & 0o777
         change.created = make_dirs(change.path.parent)
-        change.tmp = new_temp(change.path, self.root, data=change.data, mode=change.mode)
+        change.tmp = new_temp(
+            change.path,
+            self.root,
+            data=change.data,
+            mode=change.mode,
+            sync=False,
+            places=self._places,
+        )
 
     def commit(self) -> None:
         """Rename every staged temp into place; on failure put back what was replaced."""
@@ -287,6 +323,36 @@ def _replace(tmp: Path, path: Path) -> None:
         beside = new_temp(path, None, data=tmp.read_bytes(), mode=tmp.stat().st_mode & 0o777)
         os.unlink(tmp)
         os.replace(beside, path)
+
+
+_SYNC_THREADS = 16
+
+
+def _fsync_all(changes: Sequence[_Change]) -> None:
+    """fsync every staged temp before any is renamed. Many at once: the file system
+    commits concurrent fsyncs together, where a thousand in a row wait a thousand times."""
+    if len(changes) < 2:
+        for change in changes:
+            _fsync_file(change)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(min(_SYNC_THREADS, len(changes))) as pool:
+        for _ in pool.map(_fsync_file, changes):
+            pass
+
+
+def _fsync_file(change: _Change) -> None:
+    assert change.tmp is not None
+    try:
+        fd = os.open(change.tmp, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        exc.filename = change.shown  # name the file the user asked for, not the temp
+        raise
 
 
 def _fsync_directory(directory: Path) -> None:

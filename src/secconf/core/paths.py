@@ -10,6 +10,7 @@ store, an environment, schema or template file, `.git/`).
 
 from __future__ import annotations
 
+import functools
 import os
 import string
 from collections.abc import Iterable, Sequence
@@ -35,13 +36,19 @@ class PlaceholderError(InputError):
 def placeholder_names(template: str) -> list[str]:
     """The `{name}` placeholders of `template`; refuses format specs, conversions,
     attribute or index access, positional `{}` and unbalanced braces."""
+    return [name for _, name in _parsed(template) if name is not None]
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(template: str) -> tuple[tuple[str, str | None], ...]:
+    """`template` as (literal text, placeholder name or None) pairs, checked. Cached:
+    a thousand environments fill the same few settings."""
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError:
         raise PlaceholderError(
             "unbalanced braces", hint="double the braces ({{ }}) for a literal brace"
         ) from None
-    names = []
     for _, name, spec, conversion in parsed:
         if name is None:
             continue
@@ -50,29 +57,27 @@ def placeholder_names(template: str) -> list[str]:
                 "a placeholder takes no format spec, conversion, attribute or index",
                 hint="write plain placeholders such as {env}",
             )
-        names.append(name)
-    return names
+    return tuple((text, name) for text, name, _, _ in parsed)
 
 
 def fill(template: str, **values: str) -> str:
     """`template` with each `{name}` replaced by `values[name]`: the only way secconf
     fills a path or name setting. Bounded: the result is at most MAX_PATH_CHARS."""
-    names = placeholder_names(template)
-    unknown = [n for n in names if n not in values]
+    parsed = _parsed(template)
+    unknown = [n for _, n in parsed if n is not None and n not in values]
     if unknown:
         allowed = ", ".join("{" + n + "}" for n in sorted(values))
         raise PlaceholderError(
             f"unknown placeholder {{{unknown[0]}}}",
             hint=f"use {allowed}, or double the braces ({{{{ }}}}) for a literal brace",
         )
-    parsed = list(string.Formatter().parse(template))
-    size = sum(len(text) + (len(values[n]) if n is not None else 0) for text, n, _, _ in parsed)
+    size = sum(len(text) + (len(values[n]) if n is not None else 0) for text, n in parsed)
     if size > MAX_PATH_CHARS:
         raise PlaceholderError(
             f"gives {size} characters, over the limit of {MAX_PATH_CHARS}",
             hint="a path or name setting is short",
         )
-    return "".join(text + (values[n] if n is not None else "") for text, n, _, _ in parsed)
+    return "".join(text + (values[n] if n is not None else "") for text, n in parsed)
 
 
 def shown_path(root: Path | None, path: Path) -> str:

@@ -35,7 +35,8 @@ _CORE = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_CORE + t for t in ("str", "int", "float", "bool", "null")}
 _TIMESTAMP = _CORE + "timestamp"
 _COLLECTION_TAGS = {_CORE + "map", _CORE + "seq"}
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # never in ASCII text: checked only beyond it
+_ScalarNode, _MappingNode, _SequenceNode = yaml.ScalarNode, yaml.MappingNode, yaml.SequenceNode
 
 
 @dataclass
@@ -176,7 +177,8 @@ class _Converter:
         self.scalars = yaml.constructor.SafeConstructor()
 
     def value(self, node: yaml.Node, path: YamlPath, used_at: int) -> Any:
-        if id(node) in self.seen:
+        key = id(node)
+        if key in self.seen:
             # The composer hands back the anchored node for every alias: a node seen
             # twice is an alias, the building block of "billion laughs" expansions.
             raise InputError(
@@ -185,33 +187,40 @@ class _Converter:
                 line=used_at,
                 hint="write the value out, or share values with `extends:`",
             )
-        self.seen.add(id(node))
-        if not isinstance(node, yaml.ScalarNode) and node.tag not in _COLLECTION_TAGS:
+        self.seen.add(key)
+        if isinstance(node, _ScalarNode):
+            if node.tag == _STR:  # the common case first, as scalar() does it
+                value = node.value
+                if not value.isascii():
+                    self._check_text(value, node)
+                return str(value)
+            return self.scalar(node, path)
+        if node.tag not in _COLLECTION_TAGS:
             raise self._tag_error(node)
-        if isinstance(node, yaml.MappingNode):
+        if isinstance(node, _MappingNode):
             return self.mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            return [
-                self.value(item, (*path, i), item.start_mark.line + 1)
-                for i, item in enumerate(node.value)
-            ]
-        assert isinstance(node, yaml.ScalarNode)
-        return self.scalar(node, path)
+        assert isinstance(node, _SequenceNode)
+        return [
+            self.value(item, (*path, i), item.start_mark.line + 1)
+            for i, item in enumerate(node.value)
+        ]
 
     def mapping(self, node: yaml.MappingNode, path: YamlPath) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        lines = self.doc.lines
         for key_node, value_node in node.value:
             line = key_node.start_mark.line + 1
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+            if not isinstance(key_node, _ScalarNode) or key_node.tag.endswith(":merge"):
                 raise InputError(
                     "keys must be plain names (no merge keys or complex keys)",
                     file=self.doc.path,
                     line=line,
                 )
             key = str(key_node.value)
-            self._check_text(key, key_node)
+            if not key.isascii():
+                self._check_text(key, key_node)
             if key in out:
-                first = self.doc.lines.get((*path, key))
+                first = lines.get((*path, key))
                 shown = f" {key!r}" if _NAME.fullmatch(key) else ""  # else maybe a value
                 raise InputError(
                     f"duplicate key{shown} (first written on line {first})",
@@ -219,8 +228,9 @@ class _Converter:
                     line=line,
                     hint="YAML keeps only the last one; remove one of them",
                 )
-            self.doc.lines[(*path, key)] = line
-            out[key] = self.value(value_node, (*path, key), line)
+            where = (*path, key)
+            lines[where] = line
+            out[key] = self.value(value_node, where, line)
         return out
 
     def _tag_error(self, node: yaml.Node) -> InputError:
@@ -257,8 +267,9 @@ class _Converter:
             return str(node.value)
         if node.tag not in _SCALAR_TAGS and node.tag.startswith(_CORE):
             raise self._tag_error(node)  # !!binary and the like
-        if node.tag == _CORE + "str":
+        if node.tag == _STR:
             self._check_text(node.value, node)
+            return str(node.value)  # what SafeConstructor makes of a str node, faster
         try:
             value = self.scalars.construct_object(node)
         except (yaml.YAMLError, ValueError, TypeError, OverflowError):
@@ -275,6 +286,7 @@ class _Converter:
         return value
 
 
+_STR = _CORE + "str"
 _STANDARD_TAGS = frozenset(
     {"null", "bool", "int", "float", "binary", "timestamp", "str", "seq", "map", "omap"}
     | {"pairs", "set", "merge", "value"}

@@ -11,7 +11,8 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Literal, TypeVar, cast
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 _B64URL = re.compile(r"^[A-Za-z0-9_-]*={0,2}$")
 
 PrivateFormat = Literal["pkcs8", "raw"]
+_Key = TypeVar("_Key")
 
 
 class VapidKeyError(ValueError):
@@ -43,8 +45,43 @@ def b64url_encode(data: bytes, *, padding: bool = True) -> str:
     return text if padding else text.rstrip("=")
 
 
+# Keys parsed, by the fingerprint of their text: validation reads each key several times
+# per environment, and many environments share one pair; parsing costs more than the
+# rest of validation. Bounded; holds no key text.
+_parsed: dict[tuple[str, bytes], object] = {}
+_MAX_PARSED = 256
+
+
+def _cached(kind: str, text: str, parse: Callable[[str], _Key]) -> _Key:
+    """`parse(text)`, or its result (a key or the VapidKeyError) from an earlier call."""
+    import hashlib
+
+    slot = (kind, hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest())
+    if slot not in _parsed:
+        try:
+            result: object = parse(text)
+        except VapidKeyError as exc:
+            result = exc
+        if len(_parsed) >= _MAX_PARSED:
+            _parsed.clear()
+        _parsed[slot] = result
+    found = _parsed[slot]
+    if isinstance(found, VapidKeyError):
+        raise VapidKeyError(str(found))
+    return cast(_Key, found)
+
+
 def load_vapid_private_key(text: str) -> ec.EllipticCurvePrivateKey:
     """The P-256 private key of a VAPID_PRIVATE_KEY value (PKCS#8 DER or raw 32 bytes)."""
+    return _cached("private", text, _load_private)
+
+
+def load_vapid_public_key(text: str) -> ec.EllipticCurvePublicKey:
+    """The P-256 public key of a VAPID_PUBLIC_KEY value (65-byte uncompressed point)."""
+    return _cached("public", text, _load_public)
+
+
+def _load_private(text: str) -> ec.EllipticCurvePrivateKey:
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.serialization import load_der_private_key
 
@@ -63,8 +100,7 @@ def load_vapid_private_key(text: str) -> ec.EllipticCurvePrivateKey:
     return key
 
 
-def load_vapid_public_key(text: str) -> ec.EllipticCurvePublicKey:
-    """The P-256 public key of a VAPID_PUBLIC_KEY value (65-byte uncompressed point)."""
+def _load_public(text: str) -> ec.EllipticCurvePublicKey:
     from cryptography.hazmat.primitives.asymmetric import ec
 
     data = b64url_decode(text)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -45,7 +46,13 @@ class MasterKey:
 
     def key_check(self) -> str:
         """8 hex digits identifying the key, stored beside the data to detect a wrong key."""
-        return self.derive("secconf store/1 key check").hex()[:8]
+        return _key_check(self)
+
+
+@functools.lru_cache(maxsize=16)
+def _key_check(key: MasterKey) -> str:
+    """Once per key and process: every store read checks it, and HKDF is not free."""
+    return key.derive("secconf store/1 key check").hex()[:8]
 
 
 def env_var_for(environment: str) -> str:

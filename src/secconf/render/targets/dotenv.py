@@ -74,13 +74,17 @@ def check_dotenv(text: str, expected: dict[str, str], template: str) -> None:
     """
     from dotenv.parser import parse_stream
 
+    from secconf.render._dotenv_read import read_back
+
     where = f"templates/{template}"
     if "\r" in text or text.startswith("\ufeff"):
         raise RenderError("the .env output has a CR or a BOM", file=where)
-    bindings = list(parse_stream(io.StringIO(text)))
-    if any(b.error for b in bindings):
-        raise RenderError("the rendered .env has a line python-dotenv cannot parse", file=where)
-    read = [(b.key, b.value) for b in bindings if b.key is not None]
+    read = read_back(text)  # line by line, each line once per process, where that is exact
+    if read is None:
+        bindings = list(parse_stream(io.StringIO(text)))
+        if any(b.error for b in bindings):
+            raise RenderError("the rendered .env has a line python-dotenv cannot parse", file=where)
+        read = [(b.key, b.value) for b in bindings if b.key is not None]
     keys = [key for key, _ in read]
     unexpected = [k for k in keys if k not in expected]
     missing = sorted(set(expected) - set(keys))

@@ -4,6 +4,8 @@ secconf.store.ciphers (today master-key, see .masterkey)."""
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -111,10 +113,17 @@ def lock_path(root: Path, relative: str) -> Path:
 def key_lock_path(root: Path, key_file: Path) -> Path:
     """The lock of a master key file: `store rekey` holds it throughout, and every write of
     a file store that reads this key file takes it first (then the store's own lock)."""
+    return root / ".secconf" / "locks" / _key_lock_name(str(key_file))
+
+
+@functools.lru_cache(maxsize=64)
+def _key_lock_name(key_file: str) -> str:
+    """Once per key file and process: a thousand stores share one key file."""
     import hashlib
 
-    digest = hashlib.sha256(str(key_file.resolve()).encode("utf-8", "surrogatepass"))
-    return root / ".secconf" / "locks" / f"key-{digest.hexdigest()[:16]}.lock"
+    resolved = os.path.realpath(key_file)  # as Path.resolve() does
+    digest = hashlib.sha256(resolved.encode("utf-8", "surrogatepass"))
+    return f"key-{digest.hexdigest()[:16]}.lock"
 
 
 def open_file_store(context: StoreContext) -> SecretStore:
