@@ -41,18 +41,32 @@ def console_main() -> None:
     sys.exit(code)
 
 
+# The pydantic releases whose plugin hook is known: pydantic.plugin._schema_validator
+# imports `get_plugins` from pydantic.plugin._loader, and nothing else uses that module.
+KNOWN_PLUGIN_LOADER = ((2, 7), (2, 14))
+
+
 def _without_pydantic_plugins() -> None:
-    """Unless the user set PYDANTIC_DISABLE_PLUGINS: set it to `__all__` for this process
-    (secconf starts no program, so it reaches no child), and give pydantic the plugin
-    loader that setting makes it behave as, one that finds no plugin. Pydantic's own
-    imports importlib.metadata (66 modules: a fifth of `secconf validate`'s start-up)
-    only to return nothing when plugins are disabled. pydantic.plugin._schema_validator
-    is its only user, for `get_plugins`."""
+    """Give pydantic, in this process only, a plugin loader that finds no plugin.
+
+    Pydantic's own loader scans every installed distribution's entry points (it imports
+    importlib.metadata, 66 modules: a fifth of `secconf validate`'s start-up) when the
+    first model is built; secconf's models use no plugin. Nothing changes in the
+    environment, so a program `secconf run` starts gets the user's settings as they are.
+    Skipped when the user set PYDANTIC_DISABLE_PLUGINS (pydantic then does as told) and
+    for a pydantic release outside KNOWN_PLUGIN_LOADER (whose hook may differ)."""
     import os
 
     if "PYDANTIC_DISABLE_PLUGINS" in os.environ or "pydantic.plugin._loader" in sys.modules:
         return
-    os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
+    from pydantic.version import VERSION
+
+    try:
+        release = tuple(int(part) for part in VERSION.split(".")[:2])
+    except ValueError:
+        return
+    if not KNOWN_PLUGIN_LOADER[0] <= release <= KNOWN_PLUGIN_LOADER[1]:
+        return
     import types
 
     loader = types.ModuleType("pydantic.plugin._loader", "No pydantic plugin (secconf).")
