@@ -103,7 +103,6 @@ def test_identities_are_found_in_order_and_in_the_home_file(
     assert "can be read by other users" in one_line(run(root, "keys", "status", "--env", "dev"))
     home_file.chmod(0o600)
     monkeypatch.setenv("SECCONF_AGE_IDENTITY_FILE", str(identity_file(tmp_path / "b", bob)))
-    assert "from $SECCONF_AGE_IDENTITY_FILE" not in run(root, "keys", "status", "--env", "dev").err
     assert run(root, "keys", "status", "--env", "dev").code == 2  # bob's file comes first
     monkeypatch.setenv("SECCONF_AGE_IDENTITY", alice.identity)
     assert run(root, "keys", "status", "--env", "dev").code == 0  # the variable comes first
