@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.support.repo import run
+from tests.support.repo import join_ops, run
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -40,6 +40,8 @@ def test_init_then_validate_ensure_and_render_all(
     }.items():
         monkeypatch.setenv(name, value)
     assert run(target, "validate", "--all").code == 0
+    # Production is sealed with age to the `ops` group: the user puts their key in it.
+    join_ops(target)
     assert run(target, "keys", "ensure", "--all").code == 0
     rendered = run(target, "render", "--all")
     assert rendered.code == 0, rendered.err
