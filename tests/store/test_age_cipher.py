@@ -175,43 +175,48 @@ def sealed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-def _refused(root: Path, text: str, expected: str) -> None:
+def opened_after(root: Path, original: str, text: str) -> str:
+    """The error line of `keys status` once the store file holds `text`, a hand edit of
+    `original` (an edit that changed nothing would prove nothing: refused here)."""
+    assert text != original, "the edit did not change the store file"
     store_file(root).write_text(text)
-    assert expected in one_line(run(root, "keys", "status", "--env", "dev"))
+    return one_line(run(root, "keys", "status", "--env", "dev"))
 
 
 def test_an_edited_header_fails_the_integrity_check(sealed: Path) -> None:
     text = store_file(sealed).read_text()
-    _refused(sealed, text.replace("group: ops", "group: opz", 1), "integrity tag does not match")
+    regrouped = text.replace("group: ops", "group: opz", 1)
+    assert "integrity tag does not match" in opened_after(sealed, text, regrouped)
     removed = "removed:\n- recipient: age1" + "q" * 58 + "\n  removed_at: '2026-01-01T00:00:00Z'\n"
-    _refused(sealed, text.replace("removed: []\n", removed), "integrity tag does not match")
+    forged = text.replace("removed: []\n", removed)
+    assert "integrity tag does not match" in opened_after(sealed, text, forged)
 
 
 def test_a_recipient_or_stanza_removed_or_added_by_hand_is_refused(sealed: Path) -> None:
     text = store_file(sealed).read_text()
     data = yaml.safe_load(text)
+    mismatch = "not encrypted to exactly the recipients it names"
     # A recipient dropped from the list: it no longer matches the stanzas.
     first = f"- recipient: {data['recipients'][0]['recipient']}\n  group: ops\n"
-    _refused(sealed, text.replace(first, ""), "not encrypted to exactly the recipients it names")
+    assert mismatch in opened_after(sealed, text, text.replace(first, ""))
     # A recipient added by hand, without a stanza.
     extra = f"- recipient: {person().public}\n"
-    _refused(sealed, text.replace("data_key:", extra + "data_key:"), "not encrypted to exactly")
+    added = text.replace("data_key:", extra + "data_key:")
+    assert mismatch in opened_after(sealed, text, added)
     # A stanza removed from the age header (the list left alone).
     raw = base64.b64decode(data["data_key"])
     head, rest = raw.split(b"\n--- ", 1)
     lines = head.split(b"\n")
     x25519 = [i for i, ln in enumerate(lines) if ln.startswith(b"-> X25519 ")]
+    assert len(x25519) == 2  # alice and bob
     stripped = lines[: x25519[0]] + lines[x25519[0] + 2 :]
     short = base64.b64encode(b"\n".join(stripped) + b"\n--- " + rest).decode()
-    _refused(sealed, text.replace(data["data_key"], short), "not encrypted to exactly")
-    # A stanza added (one of another file's): the counts match, the tags do not.
+    assert mismatch in opened_after(sealed, text, text.replace(data["data_key"], short))
+    # A stanza added (a copy of one): the counts match, the header's MAC does not.
     doubled = lines[: x25519[0] + 2] + lines[x25519[0] :]
     long = base64.b64encode(b"\n".join(doubled) + b"\n--- " + rest).decode()
-    _refused(
-        sealed,
-        text.replace(data["data_key"], long).replace("data_key:", extra + "data_key:"),
-        "its data key does not decrypt",
-    )
+    grown = text.replace(data["data_key"], long).replace("data_key:", extra + "data_key:")
+    assert "its data key does not decrypt" in opened_after(sealed, text, grown)
 
 
 def test_swapped_entries_fail_to_decrypt(sealed: Path) -> None:
@@ -222,7 +227,7 @@ def test_swapped_entries_fail_to_decrypt(sealed: Path) -> None:
         data["entries"]["VAPID_PRIVATE_KEY"]["value"],
     )
     swapped = text.replace(jwt, "@@").replace(vapid, jwt).replace("@@", vapid)
-    _refused(sealed, swapped, "integrity check failed")
+    assert "integrity check failed" in opened_after(sealed, text, swapped)
 
 
 def test_validate_on_a_master_key_config_does_not_import_pyrage(tmp_path: Path) -> None:
