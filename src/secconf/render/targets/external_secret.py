@@ -12,12 +12,12 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from secconf.core.errors import RenderError
 from secconf.environment.loader import Environment
 from secconf.environment.settings import PathRole, SettingsModel, settings_as
 from secconf.render.base import Artifact, RenderInput, target_path
 from secconf.render.registry import Destination, RenderTarget
 from secconf.render.targets.kubernetes import (
+    check_manifests,
     kubernetes_objects,
     kubernetes_settings,
     object_names,
@@ -109,7 +109,14 @@ def render_external_secret(data: RenderInput) -> Artifact:
         "configmap": configmap,
     }
     text = data.render(_TEMPLATE, context)
-    _check(text, objects)
+    check_manifests(
+        text,
+        objects,
+        template=_TEMPLATE,
+        allowed=_ALLOWED,
+        what="ExternalSecret manifests",
+        hint="write values through the yaml_value filter, and keep every field",
+    )
     path = target_path(_settings(config.environment).path, config)
     store = _settings(config.environment).store_ref
     mount = vault_settings(config.environment).mount
@@ -117,51 +124,13 @@ def render_external_secret(data: RenderInput) -> Artifact:
         f"the {store.kind} {store.name} must read Vault KV v2 at mount {mount} "
         f"(`secconf apply --env {config.environment.name} --target vault` writes it)"
     )
-    return Artifact(
-        NAME, config.environment.name, text.encode("utf-8"), path, note, mode=0o644
-    )
+    return Artifact(NAME, config.environment.name, text.encode("utf-8"), path, note, mode=0o644)
 
 
 _ALLOWED = {
     "ExternalSecret": {"apiVersion", "kind", "metadata", "spec"},
     "ConfigMap": {"apiVersion", "kind", "metadata", "data", "immutable"},
 }
-
-
-def _check(text: str, intended: list[dict[str, Any]]) -> None:
-    """The output holds exactly the intended objects (labels and annotations may be added)."""
-    from secconf.core.errors import InputError
-    from secconf.core.yamlio import parse_documents
-
-    def fail(what: str) -> RenderError:
-        return RenderError(
-            f"the rendered ExternalSecret manifests {what}",
-            file=f"templates/{_TEMPLATE}",
-            hint="write values through the yaml_value filter, and keep every field",
-        )
-
-    try:
-        documents = [d for d in parse_documents(text, f"templates/{_TEMPLATE}") if d is not None]
-    except InputError as exc:
-        raise fail(f"are not valid YAML ({exc.message})") from None
-    if len(documents) != len(intended):
-        raise fail(f"have {len(documents)} documents instead of {len(intended)}")
-    for got, want in zip(documents, intended, strict=True):
-        kind = want["kind"]
-        if not isinstance(got, dict) or got.get("kind") != kind:
-            raise fail(f"do not have a {kind} where expected")
-        if set(got) - _ALLOWED[kind] or got.get("apiVersion") != want["apiVersion"]:
-            raise fail(f"do not have exactly the fields of the {kind}")
-        meta, want_meta = got.get("metadata") or {}, want["metadata"]
-        if (meta.get("name"), meta.get("namespace")) != (want_meta["name"], want_meta["namespace"]):
-            raise fail(f"name the {kind} differently from the environment's settings")
-        for field in ("labels", "annotations"):
-            have = meta.get(field) or {}
-            if any(have.get(k) != v for k, v in want_meta[field].items()):
-                raise fail(f"lack the {field} secconf sets on the {kind}")
-        body = "spec" if kind == "ExternalSecret" else "data"
-        if got.get(body) != want[body]:
-            raise fail(f"do not carry exactly the intended {body} in the {kind}")
 
 
 def _destination(environment: Environment, name: str) -> Destination:

@@ -126,42 +126,52 @@ _ALLOWED_FIELDS = {
 }
 
 
-def check_manifests(text: str, intended: list[dict[str, Any]]) -> None:
-    """The output holds exactly the intended objects: same documents, kinds, names, data."""
+def check_manifests(
+    text: str,
+    intended: list[dict[str, Any]],
+    *,
+    template: str = _TEMPLATE,
+    allowed: Mapping[str, set[str]] = _ALLOWED_FIELDS,
+    what: str = "manifests",
+    hint: str = "values must go through the yaml_value/yaml_items filters",
+) -> None:
+    """The output of `template` holds exactly the `intended` objects: same documents,
+    kinds, names, and every field secconf sets (`data`, `type`, `spec`, ...); a template
+    may add labels, annotations and the other fields `allowed` names per kind."""
     from secconf.core.errors import InputError
     from secconf.core.yamlio import parse_documents
 
-    def fail(what: str) -> RenderError:
+    def fail(problem: str) -> RenderError:
         return RenderError(
-            f"the rendered manifests {what}",
-            file=f"templates/{_TEMPLATE}",
-            hint="values must go through the yaml_value/yaml_items filters",
+            f"the rendered {what} {problem}", file=f"templates/{template}", hint=hint
         )
 
     try:
         # The strict reader: a duplicated key (which kubectl refuses) is an error here too.
-        documents = [d for d in parse_documents(text, f"templates/{_TEMPLATE}") if d is not None]
+        documents = [d for d in parse_documents(text, f"templates/{template}") if d is not None]
     except InputError as exc:
         raise fail(f"are not valid YAML for kubectl ({exc.message})") from None
     if len(documents) != len(intended):
         raise fail(f"have {len(documents)} documents instead of {len(intended)}")
     for got, want in zip(documents, intended, strict=True):
-        if not isinstance(got, dict) or got.get("kind") != want["kind"]:
-            raise fail(f"do not have a {want['kind']} where expected")
-        extra = set(got) - _ALLOWED_FIELDS[want["kind"]]
+        kind = want["kind"]
+        if not isinstance(got, dict) or got.get("kind") != kind:
+            raise fail(f"do not have a {kind} where expected")
+        extra = set(got) - allowed[kind]
         if extra:
-            raise fail(f"have {len(extra)} unexpected top-level field(s) in the {want['kind']}")
+            raise fail(f"have {len(extra)} unexpected top-level field(s) in the {kind}")
         meta, want_meta = got.get("metadata") or {}, want["metadata"]
         if (meta.get("name"), meta.get("namespace")) != (want_meta["name"], want_meta["namespace"]):
-            raise fail(f"name the {want['kind']} differently from the environment's settings")
+            raise fail(f"name the {kind} differently from the environment's settings")
         for field in ("labels", "annotations"):
             have = meta.get(field) or {}
             if any(have.get(k) != v for k, v in want_meta[field].items()):
-                raise fail(f"lack the {field} secconf sets on the {want['kind']}")
-        if got.get("apiVersion") != "v1" or got.get("data", {}) != want["data"]:
-            raise fail(f"do not carry exactly the intended data in the {want['kind']}")
-        if want["kind"] == "Secret" and got.get("type") != "Opaque":
-            raise fail("do not make the Secret of type Opaque")
+                raise fail(f"lack the {field} secconf sets on the {kind}")
+        for field, value in want.items():
+            if field in ("kind", "metadata"):
+                continue
+            if got.get(field, {} if isinstance(value, dict) else None) != value:
+                raise fail(f"do not carry exactly the intended {field} in the {kind}")
 
 
 def _destination(environment: Environment, name: str) -> Destination:
