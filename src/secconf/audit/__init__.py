@@ -3,7 +3,7 @@ goes, identified by fingerprint, never by value."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -117,6 +117,28 @@ class Inventory:
             ],
             "summary": self.summary(),
         }
+
+
+def provenance_text(provenance: Mapping[str, Any], *, located: bool = True) -> str:
+    """Where a value comes from, in words, from an item's `provenance` (its JSON form);
+    `located`: with the file and line that set it (a plaintext literal always has them)."""
+    kind = str(provenance.get("kind", ""))
+    at = f" at {provenance['file']}:{provenance['line']}" if provenance.get("file") else ""
+    where = at if located else ""
+    if kind == "from_env":
+        return f"from_env {provenance.get('env_var')}{where}"
+    if kind in ("generated", "stored"):
+        if provenance.get("store_read") is False:
+            return f"{kind}{where} (store not read: --offline)"
+        if provenance.get("version") is None:
+            return f"{kind}{where} (not in the store)"
+        return (
+            f"{kind}{where} ({provenance.get('backend')} v{provenance.get('version')}, "
+            f"created {provenance.get('created_at')})"
+        )
+    if kind == "literal":
+        return f"plaintext literal{at}"
+    return "schema default"
 
 
 def _provenance(resolved: Resolved) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from secconf.audit import provenance_text
 from secconf.core.redact import printable
 
 # state -> (label, background, text colour); the first that applies wins a cell.
@@ -69,26 +70,6 @@ def _flags(variable: Mapping[str, Any]) -> list[str]:
     if variable.get("set"):
         out.append(STATES["set"][0])
     return out or [STATES[state_of(variable)][0]]
-
-
-def provenance_text(provenance: Mapping[str, Any]) -> str:
-    """Where a value comes from, in words."""
-    kind = str(provenance.get("kind", ""))
-    where = f" at {provenance['file']}:{provenance['line']}" if provenance.get("file") else ""
-    if kind == "from_env":
-        return f"from_env {provenance.get('env_var')}{where}"
-    if kind in ("generated", "stored"):
-        if provenance.get("store_read") is False:
-            return f"{kind}{where} (store not read: --offline)"
-        if provenance.get("version") is None:
-            return f"{kind}{where} (not in the store)"
-        return (
-            f"{kind}{where} ({provenance.get('backend')} v{provenance.get('version')}, "
-            f"created {provenance.get('created_at')})"
-        )
-    if kind == "literal":
-        return f"plaintext literal{where}"
-    return "schema default"
 
 
 def destination_text(destination: Mapping[str, Any]) -> str:

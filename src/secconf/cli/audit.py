@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from secconf.audit import Inventory, SensitiveItem
+from secconf.audit import Inventory, SensitiveItem, provenance_text
 from secconf.cli.common import (
     OUTPUT_PATH,
     check_selection,
@@ -33,19 +33,10 @@ COLUMNS = (
 
 
 def _provenance_text(item: SensitiveItem) -> str:
-    p = item.provenance
-    kind = p["kind"]
-    if kind == "literal":
-        return f"PLAINTEXT literal at {p['file']}:{p['line']}"
-    if kind == "from_env":
-        return f"from_env {p['env_var']}"
-    if kind in ("generated", "stored"):
-        if p.get("store_read") is False:
-            return f"{kind} (store not read: --offline)"
-        if p.get("version") is None:
-            return f"{kind} (not in the store)"
-        return f"{kind} ({p['backend']} v{p['version']}, {p['created_at']})"
-    return "schema default"
+    text = provenance_text(item.provenance, located=False)  # a narrow column
+    if item.provenance["kind"] == "literal":  # what an auditor must not miss, in capitals
+        return "PLAINTEXT" + text.removeprefix("plaintext")
+    return text
 
 
 def _destinations_text(item: SensitiveItem) -> str:
