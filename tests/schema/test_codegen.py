@@ -208,13 +208,21 @@ def test_hostile_schema_text_stays_inside_its_literals(
         from secconf.schema.codegen import field_name
 
         assert fields[field_name(variable)].description == variable.description
+    # A sensitive default is a value like any other: not in the code, so the field is
+    # required (as `docs` hides it); the application gets it from its environment.
+    assert "Secret[int](7)" not in text and "ab12" not in text
+    assert fields["hostile_secret_int"].is_required() and fields["hostile_pattern"].is_required()
     dotenv = tmp_path / "h.env"
     dotenv.write_text("REQUIRED_ONE=x\nclass=kw\n", encoding="utf-8")
+    with pytest.raises(ValidationError):
+        settings_class(_env_file=dotenv)
+    base = "REQUIRED_ONE=x\nHOSTILE_SECRET_INT=7\nHOSTILE_PATTERN=ab12\n"
+    dotenv.write_text(base + "class=kw\n", encoding="utf-8")
     settings = settings_class(_env_file=dotenv)
     assert settings.hostile_text == schema.variables["HOSTILE_TEXT"].default
     assert settings.hostile_choice == "a'b" and settings.class_ == "kw"
     assert settings.hostile_secret_int.get_secret_value() == 7
-    dotenv.write_text("REQUIRED_ONE=x\nHOSTILE_CHOICE=\\\nHOSTILE_PATTERN=zz99\n", encoding="utf-8")
+    dotenv.write_text(base + "HOSTILE_CHOICE=\\\nHOSTILE_PATTERN=zz99\n", encoding="utf-8")
     settings = settings_class(_env_file=dotenv)
     assert settings.hostile_choice == "\\"
     assert settings.hostile_pattern.get_secret_value() == "zz99"
@@ -225,7 +233,7 @@ def test_hostile_schema_text_stays_inside_its_literals(
         "HOSTILE_INT=10",
         "HOSTILE_SECRET_INT=9",
     ):
-        dotenv.write_text(f"REQUIRED_ONE=x\n{bad}\n", encoding="utf-8")
+        dotenv.write_text(f"{base}{bad}\n", encoding="utf-8")  # the last line wins
         with pytest.raises(ValidationError):
             settings_class(_env_file=dotenv)
     with pytest.raises(ValidationError):  # required

@@ -128,8 +128,9 @@ def _default(variable: Variable) -> str | None:
     if default is None:
         return "None" if variable.auto_generated else None
     if variable.sensitive:
-        wrapper = "SecretStr" if variable.type == "string" else f"Secret[{type(default).__name__}]"
-        return f"{wrapper}({default!r})"
+        if default != "":
+            return None  # a sensitive default is a value like any other: never written out
+        return "SecretStr('')"
     return repr(default)
 
 
