@@ -21,8 +21,8 @@ def vapid_pair(private_format: str = "pkcs8") -> dict[str, str]:
     members = [VARIABLES["VAPID_PUBLIC_KEY"], VARIABLES["VAPID_PRIVATE_KEY"]]
     if private_format == "raw":
         private = members[1]
-        generator = private.generator.model_copy(update={"private_format": "raw"})  # type: ignore[union-attr]
-        members[1] = private.model_copy(update={"generator": generator})
+        generator = private.generator.replace(private_format="raw")  # type: ignore[union-attr]
+        members[1] = private.replace(generator=generator)
     return generate_group(members)
 
 

@@ -31,7 +31,7 @@ def show(ctx: click.Context, fmt: str) -> int:
     project = open_project(ctx)
     variables = list(project.schema.variables.values())
     if fmt == "json":
-        rows = [v.model_dump(mode="json", exclude_none=True) for v in variables]
+        rows = [v.dump(mode="json", exclude_none=True) for v in variables]
         for row, v in zip(rows, variables, strict=True):
             if v.sensitive and v.default_text():
                 row["default"] = HIDDEN_DEFAULT

@@ -62,7 +62,7 @@ def _settings_object(
     """An object with one optional property per settings model, each a $defs entry."""
     properties: dict[str, Any] = {}
     for name, model in models.items():
-        definition = model.model_json_schema(ref_template="#/$defs/{model}")
+        definition = model.json_schema(ref_template="#/$defs/{model}")
         defs.update(definition.pop("$defs", {}))
         defs[model.__name__] = definition
         properties[name] = {"$ref": f"#/$defs/{model.__name__}"}

@@ -9,7 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from pydantic import ValidationError
+from pydantic_core import ValidationError
 
 from secconf.core.errors import InputError
 from secconf.core.paths import PlaceholderError, Placement, Role, fill, resolve_in, shown_path
@@ -193,7 +193,7 @@ def _environment_files(directory: Path) -> dict[str, Path]:
 def _parse_file(name: str, doc: Document) -> _Parsed:
     shown = doc.path
     try:
-        spec = EnvironmentFile.model_validate(doc.data)
+        spec = EnvironmentFile.validate(doc.data)
     except ValidationError as exc:
         raise doc.validation_error(exc, hint=_FORMAT_HINT) from None
     if spec.name is not None and spec.name != name:
@@ -281,7 +281,7 @@ def _build(
     values.update(parsed.values)
     store_data = _deep_merge(parent.store.as_data() if parent else {}, spec.store)
     targets_data = _deep_merge(
-        {n: s.model_dump() for n, s in parent.targets.items()} if parent else {}, spec.targets
+        {n: s.dump() for n, s in parent.targets.items()} if parent else {}, spec.targets
     )
     store = _store_settings(store_data, parsed.doc, registry)
     targets = _named_settings(targets_data, registry.targets, parsed.doc, ("targets",))
@@ -365,7 +365,7 @@ def _check_placeholders(
     """Fill every text setting as it will be filled (secconf.core.paths.fill), so that a
     bad placeholder or an oversized result is refused at load time, located."""
     extra = type(settings).placeholders
-    for key in type(settings).model_fields:
+    for key in type(settings).record_fields():
         value = getattr(settings, key)
         if not isinstance(value, str):
             continue
@@ -452,7 +452,7 @@ def _roles(
 
 
 def _default(settings: SettingsModel, field: str) -> str:
-    default = type(settings).model_fields[field].default
+    default = type(settings).record_fields()[field].default
     return default if isinstance(default, str) else ""
 
 
@@ -460,7 +460,7 @@ def _settings(
     model: type[SettingsModel], data: dict[str, Any], doc: Document, where: tuple[str, ...]
 ) -> SettingsModel:
     try:
-        return model.model_validate(data)
+        return model.validate(data)
     except ValidationError as exc:
         raise doc.validation_error(exc, prefix=where, hint=_FORMAT_HINT) from None
 

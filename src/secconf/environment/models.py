@@ -5,18 +5,13 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from secconf.core.record import Field, Record
 from secconf.schema.models import NAME_PATTERN
 
 ENV_NAME_PATTERN = r"^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$"
 
 
-class _Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class EnvironmentFile(_Settings):
+class EnvironmentFile(Record):
     """The top level of `environments/NAME.yaml` as written (before `extends` is applied)."""
 
     name: str | None = Field(default=None, pattern=ENV_NAME_PATTERN)
@@ -24,9 +19,9 @@ class EnvironmentFile(_Settings):
     extends: str | None = None
     production: bool | None = None
     abstract: bool = False
-    values: dict[str, object] = {}
-    store: dict[str, object] = {}
-    targets: dict[str, object] = {}
+    values: dict[str, object] = Field(default_factory=dict)
+    store: dict[str, object] = Field(default_factory=dict)
+    targets: dict[str, object] = Field(default_factory=dict)
 
 
 class Location(NamedTuple):

@@ -13,19 +13,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, NamedTuple, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from secconf.core.record import Record
 
 PathRole = Literal["output", "store", "key file"]
 
 
-class SettingsModel(BaseModel):
+class SettingsModel(Record):
     """The settings of one target, store backend or cipher; every field has a default.
 
-    `defer_build`: a command builds the validators only of the models it validates.
-    Class attributes say what the rest of secconf needs to know about the fields.
+    A record's validator is built when it first validates. Class attributes say what
+    the rest of secconf needs to know about the fields.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     # Fields that name a file secconf writes or reads, and the role the placement rules
     # of `secconf.core.paths` give it.
@@ -75,5 +73,5 @@ class StoreSettings(NamedTuple):
     def as_data(self) -> dict[str, Any]:
         """The settings as an environment file would write them in full."""
         data: dict[str, Any] = {"backend": self.backend}
-        data.update({name: s.model_dump() for name, s in self.backends.items()})
+        data.update({name: s.dump() for name, s in self.backends.items()})
         return data

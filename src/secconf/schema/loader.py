@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic_core import ValidationError
 
 from secconf.core.errors import InputError
 from secconf.core.paths import shown_path
@@ -68,15 +68,15 @@ def _check_shell_name(name: str, shown: str, line: int | None) -> None:
 
 def _section(doc: Document) -> Section:
     try:
-        section = Section.model_validate(doc.data)
+        section = Section.validate(doc.data)
     except ValidationError as exc:
         raise doc.validation_error(
             exc, label="schema: ", hint="see the schema format in the README"
         ) from None
-    variables = tuple(v.model_copy(update={"section": section.name}) for v in section.variables)
+    variables = tuple(v.replace(section=section.name) for v in section.variables)
     for i, var in enumerate(variables):
         _check_default(var, doc, i)
-    return section.model_copy(update={"variables": variables})
+    return section.replace(variables=variables)
 
 
 def _check_default(var: Variable, doc: Document, index: int) -> None:

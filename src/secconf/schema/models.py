@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from secconf.core.record import After, Field, Record
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -21,11 +21,14 @@ Format = Literal[
 GeneratorKind = Literal["jwt-secret", "random-token", "vapid"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+def _pattern_compiles(pattern: str) -> str:
+    from secconf.schema.patterns import compile_pattern
+
+    compile_pattern(pattern)  # a PatternError (ValueError) says why not
+    return pattern
 
 
-class Constraints(_Strict):
+class Constraints(Record):
     """Checks on a value beyond its type; every field is optional."""
 
     choices: tuple[str, ...] | None = None
@@ -33,20 +36,11 @@ class Constraints(_Strict):
     max_length: int | None = Field(default=None, ge=0)
     minimum: int | None = None
     maximum: int | None = None
-    pattern: str | None = None
+    pattern: Annotated[str, After(_pattern_compiles)] | None = None
     format: Format | None = None
 
-    @field_validator("pattern")
-    @classmethod
-    def _pattern_compiles(cls, pattern: str | None) -> str | None:
-        if pattern is not None:
-            from secconf.schema.patterns import compile_pattern
 
-            compile_pattern(pattern)  # a PatternError (ValueError) says why not
-        return pattern
-
-
-class Generator(_Strict):
+class Generator(Record):
     """How secconf generates a value once and keeps it (`generate: true` in an environment).
 
     Variables that share a `group` are generated together and rotated together (the
@@ -61,7 +55,7 @@ class Generator(_Strict):
     private_format: Literal["pkcs8", "raw"] = "pkcs8"
 
 
-class Variable(_Strict):
+class Variable(Record):
     """One variable the application reads from its environment."""
 
     name: str = Field(pattern=NAME_PATTERN)
@@ -92,7 +86,7 @@ class Variable(_Strict):
         return str(self.default)
 
 
-class Section(_Strict):
+class Section(Record):
     """A titled group of variables, as the application's documentation groups them."""
 
     name: str = Field(alias="section")
@@ -104,8 +98,7 @@ class Section(_Strict):
 class Schema:
     """All sections, in order; variables are looked up by name.
 
-    A plain class, not a model: it is assembled from sections pydantic has already
-    validated, so a model would validate nothing more, and cost start-up time to build.
+    A plain class, not a record: it is assembled from sections already validated.
     """
 
     def __init__(self, sections: tuple[Section, ...], files: tuple[str, ...] = ()) -> None:
@@ -128,7 +121,7 @@ class Schema:
         import json
 
         payload = json.dumps(
-            [s.model_dump(mode="json") for s in self.sections], sort_keys=True
+            [s.dump(mode="json") for s in self.sections], sort_keys=True
         ).encode()
         return hashlib.sha256(payload).hexdigest()[:16]
 

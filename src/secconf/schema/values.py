@@ -8,18 +8,17 @@ itself: whatever pydantic accepts for a bool or an int (`yes`, `On`, `1`, `+24`,
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic_core import SchemaValidator, ValidationError
+from pydantic_core import core_schema as cs
 
 from secconf.schema.models import Variable
 
-_PYTHON_TYPES: dict[str, type[Any]] = {"boolean": bool, "integer": int}
-
 
 @cache
-def _adapter(kind: str) -> TypeAdapter[Any]:
-    return TypeAdapter(_PYTHON_TYPES[kind])
+def _adapter(kind: str) -> SchemaValidator:
+    # The core schemas pydantic builds for `bool` and `int` fields (lax mode).
+    return SchemaValidator(cs.bool_schema() if kind == "boolean" else cs.int_schema())
 
 
 def parse_value(variable: Variable, text: str) -> str | bool | int | None:

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
-
+from secconf.core.record import Record
 from secconf.environment.loader import Environment
 from secconf.environment.settings import PathRole, SettingsModel, settings_as
 from secconf.render.base import Artifact, RenderInput, target_path
@@ -29,10 +28,8 @@ API_VERSION = "external-secrets.io/v1"
 _TEMPLATE = "external-secret.yaml.j2"
 
 
-class StoreRef(BaseModel):
+class StoreRef(Record):
     """The SecretStore (or ClusterSecretStore) through which the operator reads Vault."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = "vault"
     kind: Literal["SecretStore", "ClusterSecretStore"] = "SecretStore"

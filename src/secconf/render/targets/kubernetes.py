@@ -6,10 +6,9 @@ import base64
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from pydantic import Field
-
 from secconf.core.errors import RenderError
 from secconf.core.paths import fill
+from secconf.core.record import Field
 from secconf.environment.loader import Environment
 from secconf.environment.settings import PathRole, SettingsModel, settings_as
 from secconf.render.base import Artifact, RenderInput, checksum, delivered_values, target_path

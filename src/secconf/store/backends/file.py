@@ -8,17 +8,24 @@ import functools
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
-
-from pydantic import field_validator, model_validator
+from typing import Annotated, Any, ClassVar
 
 from secconf.core.paths import fill
+from secconf.core.record import After
 from secconf.environment.loader import Environment
 from secconf.environment.settings import PathRole, SettingsModel, settings_as
 from secconf.store.base import SecretStore
 from secconf.store.registry import StoreBackend, StoreContext
 
 NAME = "file"
+
+
+def _known_cipher(value: str) -> str:
+    from secconf.store import ciphers
+
+    if value not in ciphers.names():
+        raise ValueError(f"unknown cipher {value!r}: use one of {', '.join(ciphers.names())}")
+    return value
 
 
 class FileStoreSettings(SettingsModel):
@@ -30,20 +37,11 @@ class FileStoreSettings(SettingsModel):
     path_roles: ClassVar[Mapping[str, PathRole]] = {"path": "store", "key_file": "key file"}
 
     path: str = "secrets/{env}.enc.yaml"
-    encryption: str = "master-key"
+    encryption: Annotated[str, After(_known_cipher)] = "master-key"
     key_file: str = ".secconf/master.key"
 
-    @field_validator("encryption")
-    @classmethod
-    def _known_cipher(cls, value: str) -> str:
-        from secconf.store import ciphers
-
-        if value not in ciphers.names():
-            raise ValueError(f"unknown cipher {value!r}: use one of {', '.join(ciphers.names())}")
-        return value
-
-    @model_validator(mode="after")
-    def _only_the_chosen_ciphers_fields(self) -> FileStoreSettings:
+    def check(self) -> None:
+        """Only the chosen cipher's settings may be set."""
         from secconf.store import ciphers
 
         for name in ciphers.names():
@@ -53,31 +51,28 @@ class FileStoreSettings(SettingsModel):
             # Set to other than its default (`extends` passes every field on, defaults too).
             stray = sorted(
                 f
-                for f, info in model.model_fields.items()
-                if f in self.model_fields_set
-                and getattr(self, f) != info.get_default(call_default_factory=True)
+                for f, info in model.record_fields().items()
+                if f in self.fields_set and getattr(self, f) != info.default_value()
             )
             if stray:
                 raise ValueError(f"{stray[0]} is a setting of `encryption: {name}`")
-        return self
 
 
 def _with_cipher_fields() -> type[FileStoreSettings]:
     """FileStoreSettings with the settings fields every cipher declares."""
-    from pydantic import create_model
-
     from secconf.store import ciphers
 
-    fields: dict[str, Any] = {}
+    annotations: dict[str, Any] = {}
+    declared: dict[str, Any] = {}
     for name in ciphers.names():
         model = ciphers.get(name).settings
-        for field, info in (model.model_fields if model else {}).items():
-            fields[field] = (info.annotation, info)
-    if not fields:
+        for field, info in (model.record_fields() if model else {}).items():
+            annotations[field] = info.annotation
+            declared[field] = info
+    if not annotations:
         return FileStoreSettings
-    return create_model(
-        "FileStoreSettings", __base__=FileStoreSettings, __module__=__name__, **fields
-    )
+    namespace = {"__annotations__": annotations, "__module__": __name__, **declared}
+    return type("FileStoreSettings", (FileStoreSettings,), namespace)
 
 
 def file_settings(environment: Environment) -> FileStoreSettings:

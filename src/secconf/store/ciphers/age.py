@@ -31,9 +31,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
-from pydantic import AfterValidator, Field
-
 from secconf.core.errors import InputError, StoreError
+from secconf.core.record import After, Field
 from secconf.environment.settings import SettingsModel
 from secconf.store.ciphers import Cipher, Sealing
 from secconf.store.format import DataKey, StoreFile, integrity
@@ -85,7 +84,7 @@ def _kind(value: str) -> str | None:
     return None
 
 
-RecipientName = Annotated[str, AfterValidator(_recipient_syntax)]
+RecipientName = Annotated[str, After(_recipient_syntax)]
 
 
 class AgeSettings(SettingsModel):
