@@ -8,6 +8,14 @@ pass over each file (`secconf.core.literals`), in the working tree (files git do
 ignore), the staged changes, or every commit of the history. Occurrences name the
 file, line, commit, variable, environment and encoding, never the value.
 
+In a git work tree, `git grep -F -l` (multi-threaded, faster than the search here)
+first lists the files that may hold a form, while secconf lists and checks the files
+itself; only those files are then read. The findings are the same as reading every file
+(the tests compare both ways); anything git grep would read otherwise than secconf (an
+index entry that is not a regular file, assume-unchanged, skip-worktree, a file that is
+not regular or larger than MAX_FILE_BYTES, an error) is read by secconf, or, on any
+complaint of git grep, every file is.
+
 Values shorter than MIN_LENGTH are not searched: they occur by chance in any text.
 """
 
@@ -117,7 +125,7 @@ def scan(
         log = ["log", "--all", "-p", "--format=%x00commit %H", *_DIFF_OPTIONS, "--"]
         searcher.diff(_git_lines(where, [*log, *map(str, paths)]))
     if not staged and not history:
-        patterns = _grep_patterns(literals.literals) if git_grep else None
+        patterns = _grep_patterns(_forms_by_value(needles)) if git_grep else None
         searcher.files(_working_tree(list(paths) or [where], where, result, patterns))
     result.occurrences.sort(key=lambda o: (o.commit or "", o.path, o.line, o.variable))
     return result
@@ -532,17 +540,51 @@ def _git_files(directory: Path) -> list[str] | None:
 _UNGREPPABLE = re.compile(rb"[\n\r\0]+")
 
 
-def _grep_patterns(literals: Iterable[bytes]) -> list[bytes] | None:
-    """What to give `git grep -F`: for each literal, its longest part without a newline,
-    CR or NUL (a file that holds the literal holds that part: the files git grep lists
-    are all that can hold one); None when some literal has no such part."""
+def _forms_by_value(needles: dict[bytes, list[Needle]]) -> list[list[bytes]]:
+    """The forms of each value searched (a value: a variable of an environment)."""
+    groups: dict[tuple[str, str], list[bytes]] = {}
+    for form, owners in needles.items():
+        for needle in owners:
+            groups.setdefault((needle.environment, needle.variable), []).append(form)
+    return list(groups.values())
+
+
+def _grep_patterns(groups: Iterable[Sequence[bytes]]) -> list[bytes] | None:
+    """What to give `git grep -F`, from the forms of each value: byte strings such that
+    every form holds one (_covering), each cut to its longest part without a newline, CR
+    or NUL (a file that holds a form holds that part: the files git grep lists are all
+    that can hold one); None when some form has no such part."""
     patterns: dict[bytes, None] = {}
-    for literal in literals:
-        part = max(_UNGREPPABLE.split(literal), key=len)
-        if not part:
-            return None
-        patterns[part] = None
+    for forms in groups:
+        for pattern in _covering(forms):
+            part = max(_UNGREPPABLE.split(pattern), key=len)
+            if not part:
+                return None
+            patterns[part] = None
     return list(patterns)
+
+
+# Runs of bytes that forms of one value have in common: a value and its URL encoding
+# (what quote() leaves as is), base64 and base64url (all but + / and - _).
+_SHARED_RUNS = (re.compile(rb"[A-Za-z0-9_.~-]+"), re.compile(rb"[A-Za-z0-9]+"))
+SHARED_MIN = 16  # shorter shared runs are not used: they would match by chance
+
+
+def _covering(forms: Sequence[bytes]) -> list[bytes]:
+    """Fewer byte strings than `forms`, every form holding one of them: git grep takes
+    time for each pattern, and some forms of a value share a long run."""
+    runs = {max(r.findall(form), key=len, default=b"") for form in forms for r in _SHARED_RUNS}
+    ranked = sorted(
+        (run for run in runs if len(run) >= SHARED_MIN),
+        key=lambda run: (-sum(run in form for form in forms), -len(run), run),
+    )
+    chosen: list[bytes] = []
+    left = list(forms)
+    for run in ranked:
+        if sum(run in form for form in left) >= 2:
+            chosen.append(run)
+            left = [form for form in left if run not in form]
+    return chosen + left
 
 
 class _GitGrep:
