@@ -605,6 +605,7 @@ class _GitGrep:
             "grep.fullName=false",  # names relative to `directory`, as ls-files gives them
             "grep",
             "--untracked",  # tracked and untracked files, ignored ones not: as listed
+            "--no-recurse-submodules",  # whatever submodule.recurse says: as listed
             "--no-color",
             "--no-textconv",
             "-a",  # binary files as text
