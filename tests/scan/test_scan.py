@@ -231,3 +231,96 @@ def test_the_pre_commit_hook_scans_the_staged_changes() -> None:
     hooks = yaml.safe_load((Path(__file__).resolve().parents[2] / ".pre-commit-hooks.yaml").read_text())
     (hook,) = [h for h in hooks if h["id"] == "secconf-scan"]
     assert hook["entry"] == "secconf scan --staged" and hook["pass_filenames"] is False
+
+
+def _both_ways(root: Path, *paths: Path) -> tuple[object, object]:
+    project = Project.open(root)
+    fast = scan(project, list(paths), cwd=root)
+    slow = scan(project, list(paths), cwd=root, git_grep=False)
+    return fast, slow
+
+
+def _same(fast, slow) -> None:  # type: ignore[no-untyped-def]
+    assert fast.occurrences == slow.occurrences
+    assert (fast.files, fast.skipped, fast.values) == (slow.files, slow.skipped, slow.values)
+
+
+def test_git_grep_and_the_search_of_every_file_find_the_same(repo: Path) -> None:
+    git(repo, "init", "-q")
+    (repo / ".gitignore").write_text("ignored/\n.secconf/\n")
+    tree = repo / "tree"
+    (tree / "deep" / "er").mkdir(parents=True)
+    (repo / "ignored").mkdir()
+    forms = [*encodings(TURNSTILE).values(), jwt(repo)]
+    for i, form in enumerate(forms):
+        (tree / f"f{i}.txt").write_text(f"line\nx {form} y\n" + "filler\n" * i)
+        (tree / "deep" / "er" / f"g {i}.bin").write_bytes(b"\0\xff" + form.encode() + b"\n")
+    (tree / "clean.txt").write_text("nothing\n")
+    (tree / "split.txt").write_text(TURNSTILE[:10] + "\n" + TURNSTILE[10:] + "\n")
+    (tree / "crlf.txt").write_bytes(b"a\r\n" + TURNSTILE.encode() + b"\r\n")
+    (repo / "ignored" / "leak.txt").write_text(TURNSTILE)
+    (tree / "tracked.txt").write_text(f"t = {TURNSTILE}\n")
+    git(repo, "add", "tree/tracked.txt", "tree/clean.txt")
+    (tree / "link.txt").symlink_to("f0.txt")
+    (tree / "nested").mkdir()
+    git(repo / "tree" / "nested", "init", "-q")  # a repository inside: not searched, said
+    fast, slow = _both_ways(repo, repo, tree)
+    _same(fast, slow)
+    paths = {o.path for o in fast.occurrences}
+    assert "tree/split.txt" not in paths and "ignored/leak.txt" not in paths
+    assert {"tree/crlf.txt", "tree/tracked.txt", "tree/deep/er/g 0.bin"} <= paths
+    assert len([o for o in fast.occurrences if o.path.startswith("tree/f")]) == len(forms) * 2
+
+
+def test_files_git_grep_reads_otherwise_are_searched_by_secconf(repo: Path) -> None:
+    git(repo, "init", "-q")
+    (repo / ".gitignore").write_text(".secconf/\n")
+    (repo / "assumed.txt").write_text("clean\n")
+    (repo / "sparse.txt").write_text("clean\n")
+    git(repo, "add", "assumed.txt", "sparse.txt")
+    git(repo, "update-index", "--assume-unchanged", "assumed.txt")
+    git(repo, "update-index", "--skip-worktree", "sparse.txt")
+    # git grep reads these two from the index (clean), secconf the files as they are now
+    (repo / "assumed.txt").write_text(f"{TURNSTILE}\n")
+    (repo / "sparse.txt").write_text(f"x\n{TURNSTILE}\n")
+    fast, slow = _both_ways(repo, repo)
+    _same(fast, slow)
+    assert {(o.path, o.line) for o in fast.occurrences} == {("assumed.txt", 1), ("sparse.txt", 2)}
+
+
+def test_a_value_with_a_newline_is_found_by_both_ways(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    value = "first-line-of-it\nsecond-line-of-it"
+    monkeypatch.setenv("SCAN_TEST_TURNSTILE", value)
+    root = make_repo(tmp_path / "repo", {"dev": DEV})
+    assert run(root, "keys", "ensure", "--env", "dev").code == 0
+    git(root, "init", "-q")
+    (root / ".gitignore").write_text(".secconf/\n")
+    (root / "a.txt").write_text(f"x\n{value}\n")
+    (root / "b.txt").write_text("first-line-of-it\nonly\n")
+    fast, slow = _both_ways(root, root)
+    _same(fast, slow)
+    plain = [(o.path, o.line) for o in fast.occurrences if o.encoding == "plain"]
+    assert plain == [("a.txt", 2)]
+
+
+def test_in_a_work_tree_only_the_files_git_grep_finds_a_form_in_are_read(repo: Path) -> None:
+    from secconf.operations.scan import ScanResult, _grep_patterns, _working_tree
+
+    git(repo, "init", "-q")
+    (repo / "tree").mkdir()
+    for i in range(20):
+        (repo / "tree" / f"f{i:02d}.txt").write_text(TURNSTILE if i % 7 == 0 else f"{i}\n")
+    (repo / "tree" / "sub").mkdir()
+    (repo / "tree" / "sub" / "hex.txt").write_text(encodings(TURNSTILE)["HEX"])
+    forms = [f.encode() for f in encodings(TURNSTILE).values()]
+    patterns = _grep_patterns([forms])
+    assert patterns is not None and len(patterns) < len(forms)  # base64 and base64url: one
+    assert all(any(p in form for p in patterns) for form in forms)
+    result = ScanResult()
+    read = [shown for _, shown in _working_tree([repo / "tree"], repo, result, patterns)]
+    assert read == ["tree/f00.txt", "tree/f07.txt", "tree/f14.txt", "tree/sub/hex.txt"]
+    assert result.files == 17  # the others: counted as searched, not read again
+    assert _grep_patterns([[b"a\nbcd\r\nef"], [b"xyz"]]) == [b"bcd", b"xyz"]
+    assert _grep_patterns([[b"\n\n"]]) is None

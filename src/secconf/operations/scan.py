@@ -8,6 +8,14 @@ pass over each file (`secconf.core.literals`), in the working tree (files git do
 ignore), the staged changes, or every commit of the history. Occurrences name the
 file, line, commit, variable, environment and encoding, never the value.
 
+In a git work tree, `git grep -F -l` (multi-threaded, faster than the search here)
+first lists the files that may hold a form, while secconf lists and checks the files
+itself; only those files are then read. The findings are the same as reading every file
+(the tests compare both ways); anything git grep would read otherwise than secconf (an
+index entry that is not a regular file, assume-unchanged, skip-worktree, a file that is
+not regular or larger than MAX_FILE_BYTES, an error) is read by secconf, or, on any
+complaint of git grep, every file is.
+
 Values shorter than MIN_LENGTH are not searched: they occur by chance in any text.
 """
 
@@ -15,6 +23,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import re
 import stat
 import subprocess
 from collections.abc import Iterable, Iterator, Sequence
@@ -94,10 +103,13 @@ def scan(
     staged: bool = False,
     history: bool = False,
     cwd: Path | None = None,
+    git_grep: bool = True,
 ) -> ScanResult:
     """Search the working tree (`paths`, default the current directory), or with
     `staged`/`history` the staged changes / every commit, for every sensitive value of
-    `environments` (default: all) in each of its encodings."""
+    `environments` (default: all) in each of its encodings. `git_grep`: in a git work
+    tree, let `git grep` find the files that may hold a value and search only those
+    (False: every file here, as outside git; the findings are the same)."""
     from secconf.core.literals import Literals
 
     where = Path.cwd() if cwd is None else cwd
@@ -113,7 +125,8 @@ def scan(
         log = ["log", "--all", "-p", "--format=%x00commit %H", *_DIFF_OPTIONS, "--"]
         searcher.diff(_git_lines(where, [*log, *map(str, paths)]))
     if not staged and not history:
-        searcher.files(_working_tree(list(paths) or [where], where, result))
+        patterns = _grep_patterns(_forms_by_value(needles)) if git_grep else None
+        searcher.files(_working_tree(list(paths) or [where], where, result, patterns))
     result.occurrences.sort(key=lambda o: (o.commit or "", o.path, o.line, o.variable))
     return result
 
@@ -452,11 +465,13 @@ def _read_into(path: str, view: memoryview) -> int | _Read:
 
 
 def _working_tree(
-    paths: Sequence[Path], cwd: Path, result: ScanResult
+    paths: Sequence[Path], cwd: Path, result: ScanResult, patterns: list[bytes] | None = None
 ) -> Iterator[tuple[str, str]]:
     """Each file to search, and how to show it: a named file as it is; in a directory of
     a git work tree the files git lists (tracked, and untracked ones not ignored), else
-    every file under it (not in .git or .secconf, at most MAX_WALK_FILES)."""
+    every file under it (not in .git or .secconf, at most MAX_WALK_FILES). With
+    `patterns` (see _grep_patterns), in a work tree only the files that `git grep` finds
+    one of them in, and those it does not read as secconf does (_narrowed)."""
     for path in paths:
         if not path.exists():
             raise InputError(f"{path}: no such file or directory")
@@ -464,17 +479,31 @@ def _working_tree(
         if not path.is_dir():
             yield str(path), prefix
             continue
-        listed = _git_files(path)
-        names = listed if listed is not None else _walk(path, result)
+        grep = _GitGrep.start(path, patterns) if patterns else None  # runs meanwhile
+        listing = _git_listing(path)
+        names: Iterable[str]
+        if listing is None:
+            if grep is not None:
+                grep.cancel()
+            names = _walk(path, result)
+        elif grep is None:
+            names = listing[0]
+        else:
+            names = _narrowed(path, listing, grep, result)
         base = str(path)
         for name in names:  # paths made as strings: a Path per file costs more than its search
             yield base + os.sep + name, name if prefix == "." else prefix + os.sep + name
 
 
-def _git_files(directory: Path) -> list[str] | None:
-    """The files git lists under `directory` (relative to it), or None when it is not in
-    a work tree."""
-    command = ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
+_Listing = tuple[list[str], set[str]]  # the names git lists; those git grep reads otherwise
+
+
+def _git_listing(directory: Path) -> _Listing | None:
+    """The files git lists under `directory` (relative to it), and those of them whose
+    index entry makes `git grep` read something else than the file (a symlink or a
+    submodule in the index, assume-unchanged, skip-worktree: it reads the indexed blob or
+    nothing); None when `directory` is not in a work tree."""
+    command = ["git", "ls-files", "-z", "-s", "-v", "--cached", "--others", "--exclude-standard"]
     try:
         done = subprocess.run(  # noqa: S603
             command, cwd=directory, capture_output=True, stdin=subprocess.DEVNULL, check=False
@@ -483,8 +512,177 @@ def _git_files(directory: Path) -> list[str] | None:
         return None
     if done.returncode != 0:
         return None
-    names = dict.fromkeys(done.stdout.split(b"\0"))  # a conflicted file is listed thrice
-    return [os.fsdecode(name) for name in names if name]
+    names: dict[str, None] = {}  # a conflicted file is listed thrice
+    special: set[str] = set()
+    for entry in done.stdout.split(b"\0"):
+        if entry[:2] == b"? ":  # untracked: "? NAME"
+            names[os.fsdecode(entry[2:])] = None
+        elif entry:  # tracked: "TAG MODE OBJECT STAGE\tNAME"
+            info, _, raw = entry.partition(b"\t")
+            name = os.fsdecode(raw)
+            names[name] = None
+            if info[:1] not in (b"H", b"M") or info[2:8] not in (b"100644", b"100755"):
+                special.add(name)
+    return list(names), special
+
+
+def _git_files(directory: Path) -> list[str] | None:
+    """The files git lists under `directory` (relative to it), or None when it is not in
+    a work tree."""
+    listing = _git_listing(directory)
+    return None if listing is None else listing[0]
+
+
+# -- git grep: the files worth searching -------------------------------------------------
+
+# Bytes git grep -f cannot take inside a pattern (a line each; a CR before the newline is
+# dropped), and which git grep -F never matches across (lines).
+_UNGREPPABLE = re.compile(rb"[\n\r\0]+")
+
+
+def _forms_by_value(needles: dict[bytes, list[Needle]]) -> list[list[bytes]]:
+    """The forms of each value searched (a value: a variable of an environment)."""
+    groups: dict[tuple[str, str], list[bytes]] = {}
+    for form, owners in needles.items():
+        for needle in owners:
+            groups.setdefault((needle.environment, needle.variable), []).append(form)
+    return list(groups.values())
+
+
+def _grep_patterns(groups: Iterable[Sequence[bytes]]) -> list[bytes] | None:
+    """What to give `git grep -F`, from the forms of each value: byte strings such that
+    every form holds one (_covering), each cut to its longest part without a newline, CR
+    or NUL (a file that holds a form holds that part: the files git grep lists are all
+    that can hold one); None when some form has no such part."""
+    patterns: dict[bytes, None] = {}
+    for forms in groups:
+        for pattern in _covering(forms):
+            part = max(_UNGREPPABLE.split(pattern), key=len)
+            if not part:
+                return None
+            patterns[part] = None
+    return list(patterns)
+
+
+# Runs of bytes that forms of one value have in common: a value and its URL encoding
+# (what quote() leaves as is), base64 and base64url (all but + / and - _).
+_SHARED_RUNS = (re.compile(rb"[A-Za-z0-9_.~-]+"), re.compile(rb"[A-Za-z0-9]+"))
+SHARED_MIN = 16  # shorter shared runs are not used: they would match by chance
+
+
+def _covering(forms: Sequence[bytes]) -> list[bytes]:
+    """Fewer byte strings than `forms`, every form holding one of them: git grep takes
+    time for each pattern, and some forms of a value share a long run."""
+    runs = {max(r.findall(form), key=len, default=b"") for form in forms for r in _SHARED_RUNS}
+    ranked = sorted(
+        (run for run in runs if len(run) >= SHARED_MIN),
+        key=lambda run: (-sum(run in form for form in forms), -len(run), run),
+    )
+    chosen: list[bytes] = []
+    left = list(forms)
+    for run in ranked:
+        if sum(run in form for form in left) >= 2:
+            chosen.append(run)
+            left = [form for form in left if run not in form]
+    return chosen + left
+
+
+class _GitGrep:
+    """`git grep -F -l` over a directory of a work tree, running while secconf lists and
+    checks the files. The patterns (values!) go to its standard input, never its command
+    line; what it prints on its standard error is never shown (it is only a sign that it
+    could not read a file: then secconf searches every file itself)."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self.process = process
+
+    @classmethod
+    def start(cls, directory: Path, patterns: Sequence[bytes]) -> _GitGrep | None:
+        """git grep started, or None when it cannot be."""
+        command = [
+            "git",
+            "-c",
+            "grep.fullName=false",  # names relative to `directory`, as ls-files gives them
+            "grep",
+            "--untracked",  # tracked and untracked files, ignored ones not: as listed
+            "--no-recurse-submodules",  # whatever submodule.recurse says: as listed
+            "--no-color",
+            "--no-textconv",
+            "-a",  # binary files as text
+            "-F",
+            "-l",
+            "-z",
+            "-f",
+            "-",
+        ]
+        try:
+            process = subprocess.Popen(  # noqa: S603
+                command,
+                cwd=directory,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env={**os.environ, "LC_ALL": "C"},  # bytes are bytes, whatever the locale
+            )
+        except OSError:
+            return None
+        grep = cls(process)
+        stdin, process.stdin = process.stdin, None  # sent and closed here, not by communicate()
+        assert stdin is not None
+        try:  # git reads every pattern before it writes anything: this cannot block it
+            stdin.write(b"".join(p + b"\n" for p in patterns))
+            stdin.close()
+        except OSError:  # it exited early (e.g. not a work tree)
+            grep.cancel()
+            return None
+        return grep
+
+    def hits(self) -> set[str] | None:
+        """The files it found a pattern in; None when it failed or complained."""
+        out, err = self.process.communicate()
+        if self.process.returncode not in (0, 1) or err:
+            return None
+        return {os.fsdecode(name) for name in out.split(b"\0") if name}
+
+    def cancel(self) -> None:
+        """Stop it; what it found is not needed."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.communicate()
+
+
+def _narrowed(directory: Path, listing: _Listing, grep: _GitGrep, result: ScanResult) -> list[str]:
+    """The listed files to search: those git grep found a pattern in, and those it does
+    not read as _read_into does (not a regular file, a special index entry, an error);
+    every other regular file is counted as searched. Every listed file when git grep
+    failed, or when a file is larger than MAX_FILE_BYTES (which git grep would read
+    whole into memory, and secconf lists as not searched)."""
+    names, special = listing
+    base = str(directory) + os.sep
+    regular: list[str] = []
+    own: set[str] = set(special)  # searched by secconf, whatever git grep says
+    for name in names:
+        if name in special:
+            continue
+        try:
+            info = os.lstat(base + name)
+        except FileNotFoundError:
+            continue  # tracked, deleted in the work tree: nothing to search
+        except OSError:
+            own.add(name)
+            continue
+        if stat.S_ISREG(info.st_mode):
+            if info.st_size > MAX_FILE_BYTES:
+                grep.cancel()
+                return names
+            regular.append(name)
+        elif not stat.S_ISLNK(info.st_mode):  # a symlink is searched where it points
+            own.add(name)
+    hits = grep.hits()
+    if hits is None:
+        return names
+    result.files += sum(name not in hits for name in regular)
+    return [name for name in names if name in hits or name in own]
 
 
 def _walk(directory: Path, result: ScanResult) -> Iterator[str]:
