@@ -205,7 +205,7 @@ def _session_class() -> type[Any]:
 
         def merge_environment_settings(
             self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
-        ) -> dict[str, Any]:
+        ) -> Any:
             from urllib.parse import urlsplit
 
             try:
@@ -214,8 +214,8 @@ def _session_class() -> type[Any]:
                 return super().merge_environment_settings(url, proxies, stream, verify, cert)
             args = (frozenset((proxies or {}).items()), stream, verify, cert)
             key = (parts.scheme, parts.netloc, args)
-            cache: dict[Any, dict[str, Any]] = self.__dict__.setdefault("_environment", {})
-            settings = cache.get(key)
+            cache: dict[Any, Any] = self.__dict__.setdefault("_environment", {})
+            settings: Any = cache.get(key)
             if settings is None:
                 settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
                 cache[key] = settings
