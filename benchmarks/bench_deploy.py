@@ -35,7 +35,7 @@ SERVE_FLAG = "--serve-vault"  # internal: this script as the server's process
 MOUNT = "secret"  # the default targets.vault mount; secret_path defaults to "{env}/app"
 LATENCY = 0.002  # seconds added per request: issue 10, item 9
 RATIO = Target(">=", 3.0)  # naive loop / unchanged re-apply, at LATENCY, 200 environments
-SIZES = {"full": 200, "quick": 50}
+SIZES = {"full": 200, "quick": 20}
 KINDS = ("read", "read_404", "data_write", "metadata_write", "other", "failed")
 
 # --------------------------------------------------------------------------- the server

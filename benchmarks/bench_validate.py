@@ -23,7 +23,7 @@ from harness import Report, Samples, Target
 FLOOR = (sys.executable, "-c", "import pydantic, yaml")
 COLD_RATIO = Target("<=", 2.0)  # issue 10, item 8
 SCALE_SECONDS = Target("<=", 2.0)
-SIZES = {"full": (10, 100, 1000), "quick": (100,)}
+SIZES = {"full": (10, 100, 1000), "quick": (20,)}
 PROFILE_TOP = 12
 
 
@@ -101,7 +101,7 @@ def import_profile(env: Mapping[str, str]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Measure and print; exit 0 unless the benchmark itself broke."""
-    args = harness.parse_args(__doc__, argv, runs=(15, 3))
+    args = harness.parse_args(__doc__, argv, runs=(15, 1))
     sizes = SIZES["quick" if args.quick else "full"]
     report = Report(
         "secconf validate",

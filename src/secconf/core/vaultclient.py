@@ -191,11 +191,35 @@ def _session_class() -> type[Any]:
     import requests
 
     class VaultSession(requests.Session):
-        """A session that never carries the Vault token to another origin.
+        """A session that never carries the Vault token to another origin, and reads the
+        process environment once per origin.
 
         requests drops only `Authorization` on such a redirect; hvac sends the token in
         `X-Vault-Token`, so the redirect is refused before anything is sent there.
+
+        requests looks up the proxy and CA bundle variables (HTTPS_PROXY, NO_PROXY,
+        REQUESTS_CA_BUNDLE...) at every request, about a third of the CPU a Vault read
+        costs; a session lives for one command, so the answer is kept per origin and
+        arguments (the environment is not expected to change under a running command).
         """
+
+        def merge_environment_settings(
+            self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+        ) -> Any:
+            from urllib.parse import urlsplit
+
+            try:
+                parts = urlsplit(url)
+            except ValueError:  # requests refuses the URL when it sends it
+                return super().merge_environment_settings(url, proxies, stream, verify, cert)
+            args = (frozenset((proxies or {}).items()), stream, verify, cert)
+            key = (parts.scheme, parts.netloc, args)
+            cache: dict[Any, Any] = self.__dict__.setdefault("_environment", {})
+            settings: Any = cache.get(key)
+            if settings is None:
+                settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+                cache[key] = settings
+            return {**settings, "proxies": dict(settings["proxies"])}
 
         def rebuild_auth(self, prepared_request: Any, response: Any) -> None:
             if self.should_strip_auth(  # type: ignore[no-untyped-call]

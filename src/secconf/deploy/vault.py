@@ -92,6 +92,7 @@ class VaultDeploy:
         # One hvac client (one session, kept-alive connections) per thread and Vault:
         # a client per environment would open a connection (and TLS) per environment.
         self._local = threading.local()
+        self._connections: dict[str | None, VaultConnection] = {}
         self._warn_unverified()
 
     def _warn_unverified(self) -> None:
@@ -110,6 +111,17 @@ class VaultDeploy:
     def _notify(self, message: str) -> None:
         if self.options.notify is not None:
             self.options.notify(message)
+
+    def _connection(self, address: str | None) -> VaultConnection:
+        """The connection settings for an environment's `address`, from the process
+        environment once per address (every environment of a run shares them)."""
+        connection = self._connections.get(address)
+        if connection is None:  # a refused address raises every time, never cached
+            connection = vault_connection(
+                address, DeployError, skip_verify=self.options.skip_tls_verify
+            )
+            self._connections[address] = connection
+        return connection
 
     def _client(self, connection: VaultConnection) -> Any:
         clients: dict[VaultConnection, Any] = self._local.__dict__.setdefault("clients", {})
@@ -132,9 +144,7 @@ class VaultDeploy:
         with the JSON object render wrote."""
         config = delivery.config
         settings = _settings(delivery)
-        connection = vault_connection(
-            settings.address, DeployError, skip_verify=self.options.skip_tls_verify
-        )
+        connection = self._connection(settings.address)
         if connection.from_repo:
             self._announce(connection, str(config.environment.file))
         client = self._client(connection)
