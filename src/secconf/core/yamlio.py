@@ -18,7 +18,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -37,7 +37,7 @@ class _MemoLoader(_Base):  # type: ignore[misc]
     else (the safe loader has no path resolvers), so the regexes run once per distinct
     scalar, not once per scalar of every file."""
 
-    _memo: dict[tuple[str, tuple[bool, bool]], str] = {}
+    _memo: ClassVar[dict[tuple[str, tuple[bool, bool]], str]] = {}
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
         if kind is not yaml.ScalarNode or self.yaml_path_resolvers:
