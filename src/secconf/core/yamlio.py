@@ -18,7 +18,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -26,7 +26,33 @@ from secconf.core.errors import InputError
 
 MAX_FILE_BYTES = 1 << 20  # a configuration file larger than 1 MiB is a mistake, not config
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_MEMO_SIZE = 4096  # distinct scalars remembered; a thousand files repeat the same keys
+
+
+class _MemoLoader(_Base):  # type: ignore[misc]
+    """The safe loader, with the tag of a plain scalar looked up once per text.
+
+    A scalar's implicit tag depends on its text and on whether it was quoted, nothing
+    else (the safe loader has no path resolvers), so the regexes run once per distinct
+    scalar, not once per scalar of every file."""
+
+    _memo: ClassVar[dict[tuple[str, tuple[bool, bool]], str]] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is not yaml.ScalarNode or self.yaml_path_resolvers:
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit)
+        tag = self._memo.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            if len(self._memo) >= _MEMO_SIZE:
+                self._memo.clear()
+            self._memo[key] = tag
+        return tag
+
+
+_Loader: Any = _MemoLoader
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 YamlPath = tuple[str | int, ...]
@@ -230,7 +256,16 @@ class _Converter:
                 )
             where = (*path, key)
             lines[where] = line
-            out[key] = self.value(value_node, where, line)
+            if (
+                type(value_node) is _ScalarNode
+                and value_node.tag == _STR
+                and value_node.value.isascii()
+                and id(value_node) not in self.seen
+            ):  # the common case, as value() does it, without the call
+                self.seen.add(id(value_node))
+                out[key] = value_node.value
+            else:
+                out[key] = self.value(value_node, where, line)
         return out
 
     def _tag_error(self, node: yaml.Node) -> InputError:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import itertools
 import os
 import re
@@ -75,11 +76,18 @@ class DataKey:
 
     def derive(self, purpose: str) -> bytes:
         """A 32-byte key for one purpose (HKDF-SHA256), independent of every other's."""
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+        return _derive(self.material, purpose)
 
-        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode())
-        return hkdf.derive(self.material)
+
+@functools.lru_cache(maxsize=32)
+def _derive(material: bytes, purpose: str) -> bytes:
+    """HKDF-SHA256, once per key and purpose in a process: a thousand master-key stores
+    share one data key (the master key), so their value and integrity keys are the same."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode())
+    return hkdf.derive(material)
 
 
 class Sealer:
