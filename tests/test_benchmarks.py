@@ -27,25 +27,45 @@ def summary_rows(stdout: str) -> list[str]:
     return lines[1:]
 
 
-@pytest.mark.parametrize(
-    "script", ["bench_validate.py", "bench_render.py", "bench_deploy.py", "bench_age.py",
-               "bench_scan.py"]
-)
-def test_benchmark_runs(script: str) -> None:
-    result = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / script), "--quick"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "\n== Summary\n" in result.stdout
-    rows = summary_rows(result.stdout)
-    assert len(rows) >= 3, result.stdout
+SCRIPTS = ["bench_validate.py", "bench_render.py", "bench_deploy.py", "bench_age.py", "bench_scan.py"]
+
+
+@pytest.fixture(scope="module")
+def smoke_runs() -> dict[str, tuple[int, str, str]]:
+    """Every benchmark's --quick run, all started at once (their figures are not
+    checked here, so they may share the machine): exit code, stdout, stderr."""
+    started = {
+        script: subprocess.Popen(
+            [sys.executable, str(REPO / "benchmarks" / script), "--quick"],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for script in SCRIPTS
+    }
+    done: dict[str, tuple[int, str, str]] = {}
+    try:
+        for script, process in started.items():
+            out, err = process.communicate(timeout=300)
+            done[script] = (process.returncode, out, err)
+    finally:
+        for process in started.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    return done
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_benchmark_runs(script: str, smoke_runs: dict[str, tuple[int, str, str]]) -> None:
+    code, stdout, stderr = smoke_runs[script]
+    assert code == 0, stdout[-2000:] + stderr[-2000:]
+    assert "\n== Summary\n" in stdout
+    rows = summary_rows(stdout)
+    assert len(rows) >= 3, stdout
     unparsed = [row for row in rows if not FIGURE.match(row)]
-    assert unparsed == [], result.stdout
+    assert unparsed == [], stdout
 
 
 def test_a_figure_line_that_does_not_parse_is_caught() -> None:

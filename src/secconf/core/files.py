@@ -16,7 +16,6 @@ import contextlib
 import errno
 import os
 import re
-import secrets
 import stat
 import time
 from collections.abc import Iterator, Sequence
@@ -99,7 +98,7 @@ def private_directory(directory: Path) -> None:
     with contextlib.suppress(OSError):
         if marker.stat().st_size > 0:
             return
-    tmp = directory / f".gitignore.{os.getpid()}.{secrets.token_hex(4)}{BESIDE_SUFFIX}"
+    tmp = directory / f".gitignore.{os.getpid()}.{os.urandom(4).hex()}{BESIDE_SUFFIX}"
     try:
         _write_new(tmp, PRIVATE_MARKER.encode(), 0o644)
         os.replace(tmp, marker)
@@ -136,10 +135,10 @@ def new_temp(
     directory = _temp_place(target, root, places)
     if directory is None:
         tmp = target.with_name(
-            f".{target.name[:80]}.{os.getpid()}.{secrets.token_hex(4)}{BESIDE_SUFFIX}"
+            f".{target.name[:80]}.{os.getpid()}.{os.urandom(4).hex()}{BESIDE_SUFFIX}"
         )
     else:
-        tmp = directory / f"{os.getpid()}.{secrets.token_hex(6)}.{target.name[:80]}.tmp"
+        tmp = directory / f"{os.getpid()}.{os.urandom(6).hex()}.{target.name[:80]}.tmp"
     _write_new(tmp, data, mode, sync=sync)
     return tmp
 
