@@ -196,3 +196,10 @@ def test_a_default_record_in_a_pydantic_model_serializes() -> None:
     assert json.loads(Holder().model_dump_json()) == {
         "inner": {"name": "vault", "kind": "SecretStore"}
     }
+
+
+def test_repr_names_the_fields_and_shows_no_value() -> None:
+    record = Outer.validate({"name": "OK", "anything": {"JWT_SECRET_KEY": "s3cret-value"}})
+    shown = repr(record)
+    assert shown.startswith("Outer(name, ") and "anything" in shown
+    assert "s3cret-value" not in shown and "OK" not in shown

@@ -51,11 +51,6 @@ class FieldInfo:
         self.constraints = dict(constraints or {})
         self.annotation = annotation
 
-    @property
-    def required(self) -> bool:
-        """True when the field has no default."""
-        return self.default is _MISSING and self.default_factory is None
-
     def default_value(self) -> Any:
         """The value a record gets when its data leaves the field out."""
         if self.default_factory is not None:
@@ -185,13 +180,15 @@ class Record:
     def replace(self, **changes: Any) -> Self:
         """A copy with `changes` (not validated again: values of the right types only)."""
         other = object.__new__(type(self))
-        object.__setattr__(other, "__dict__", {**self.__dict__, **changes})
-        object.__setattr__(
-            other, "__pydantic_fields_set__", {*self.__pydantic_fields_set__, *changes}
-        )
-        object.__setattr__(other, "__pydantic_extra__", None)
-        object.__setattr__(other, "__pydantic_private__", None)
+        other._fill({**self.__dict__, **changes}, {*self.__pydantic_fields_set__, *changes})
         return other
+
+    def _fill(self, data: dict[str, Any], fields_set: set[str]) -> None:
+        """Set what pydantic-core sets on a record it validates (frozen: past __setattr__)."""
+        object.__setattr__(self, "__dict__", data)
+        object.__setattr__(self, "__pydantic_fields_set__", fields_set)
+        object.__setattr__(self, "__pydantic_extra__", None)
+        object.__setattr__(self, "__pydantic_private__", None)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is frozen: use replace()")
@@ -209,17 +206,15 @@ class Record:
         return hash((type(self), *self.__dict__.values()))
 
     def __repr__(self) -> str:
-        shown = ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items())
-        return f"{type(self).__name__}({shown})"
+        # Field names only: an environment file's `values` or a schema default may be
+        # a secret, and a repr ends up in logs and test failure messages.
+        return f"{type(self).__name__}({', '.join(self.__dict__)})"
 
     def __getstate__(self) -> dict[str, Any]:
         return {"dict": self.__dict__, "set": set(self.__pydantic_fields_set__)}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        object.__setattr__(self, "__dict__", dict(state["dict"]))
-        object.__setattr__(self, "__pydantic_fields_set__", set(state["set"]))
-        object.__setattr__(self, "__pydantic_extra__", None)
-        object.__setattr__(self, "__pydantic_private__", None)
+        self._fill(dict(state["dict"]), set(state["set"]))
 
 
 class _Built:

@@ -28,6 +28,7 @@ MAX_FILE_BYTES = 1 << 20  # a configuration file larger than 1 MiB is a mistake,
 
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MEMO_SIZE = 4096  # distinct scalars remembered; a thousand files repeat the same keys
+_MEMO_TEXT = 256  # longer scalars are resolved each time: the memo stays small
 
 
 class _MemoLoader(_Base):  # type: ignore[misc]
@@ -40,7 +41,7 @@ class _MemoLoader(_Base):  # type: ignore[misc]
     _memo: ClassVar[dict[tuple[str, tuple[bool, bool]], str]] = {}
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        if kind is not yaml.ScalarNode or self.yaml_path_resolvers:
+        if kind is not yaml.ScalarNode or self.yaml_path_resolvers or len(value) > _MEMO_TEXT:
             return super().resolve(kind, value, implicit)
         key = (value, implicit)
         tag = self._memo.get(key)

@@ -526,13 +526,6 @@ def _git_listing(directory: Path) -> _Listing | None:
     return list(names), special
 
 
-def _git_files(directory: Path) -> list[str] | None:
-    """The files git lists under `directory` (relative to it), or None when it is not in
-    a work tree."""
-    listing = _git_listing(directory)
-    return None if listing is None else listing[0]
-
-
 # -- git grep: the files worth searching -------------------------------------------------
 
 # Bytes git grep -f cannot take inside a pattern (a line each; a CR before the newline is
