@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 from pathlib import Path
 from urllib.parse import quote
@@ -324,3 +325,102 @@ def test_in_a_work_tree_only_the_files_git_grep_finds_a_form_in_are_read(repo: P
     assert result.files == 17  # the others: counted as searched, not read again
     assert _grep_patterns([[b"a\nbcd\r\nef"], [b"xyz"]]) == [b"bcd", b"xyz"]
     assert _grep_patterns([[b"\n\n"]]) is None
+
+
+def _greps_started(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every git grep the scan starts (the real ones, only recorded)."""
+    import secconf.operations.scan as module
+
+    started: list[object] = []
+    start = module._GitGrep.start.__func__  # type: ignore[attr-defined]
+
+    def recorded(cls, *args, **kwargs):  # type: ignore[no-untyped-def]
+        grep = start(cls, *args, **kwargs)
+        started.append(grep)
+        return grep
+
+    monkeypatch.setattr(module._GitGrep, "start", classmethod(recorded))
+    return started
+
+
+def _odd_files(repo: Path) -> None:
+    """A work tree with what git grep reads otherwise than secconf, and a few leaks."""
+    git(repo, "init", "-q")
+    (repo / ".gitignore").write_text(".secconf/\n")
+    (repo / "d" / "e").mkdir(parents=True)
+    (repo / "d" / "e" / "leak.txt").write_text(f"x\n{TURNSTILE}\n")
+    (repo / "d" / "clean.txt").write_text("clean\n")
+    (repo / "gone.txt").write_text("tracked, then deleted\n")
+    (repo / "now-a-dir").write_text("tracked, then a directory\n")
+    git(repo, "add", "gone.txt", "now-a-dir", "d/clean.txt")
+    (repo / "gone.txt").unlink()
+    (repo / "now-a-dir").unlink()
+    (repo / "now-a-dir").mkdir()
+    (repo / "now-a-dir" / "inside.txt").write_text(TURNSTILE)
+    os.mkfifo(repo / "fifo")
+    (repo / "to-dir").symlink_to("d")
+    (repo / "to-leak").symlink_to("d/e/leak.txt")
+
+
+def test_git_grep_bounded_or_not_and_every_file_find_the_same(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import secconf.operations.scan as module
+
+    _odd_files(repo)
+    started = _greps_started(monkeypatch)
+    fast, slow = _both_ways(repo, repo)
+    _same(fast, slow)
+    assert [g.bounded for g in started] == [module._DATA_LIMIT_HOLDS]  # type: ignore[attr-defined]
+    monkeypatch.setattr(module, "_DATA_LIMIT_HOLDS", False)
+    unbounded, _ = _both_ways(repo, repo)
+    _same(unbounded, slow)
+    assert [g.bounded for g in started[1:]] == [False]  # type: ignore[attr-defined]
+    assert {(o.path, o.line) for o in fast.occurrences} == {
+        ("d/e/leak.txt", 2),
+        ("now-a-dir/inside.txt", 1),
+    }
+    assert fast.skipped == [("now-a-dir", "Is a directory")]  # tracked: a file, once
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="RLIMIT_DATA")
+def test_a_file_larger_than_the_bound_stops_git_grep_and_is_not_searched_either_way(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import secconf.operations.scan as module
+
+    git(repo, "init", "-q")
+    (repo / ".gitignore").write_text(".secconf/\n")
+    (repo / "leak.txt").write_text(f"x\n{TURNSTILE}\n")
+    with (repo / "large.bin").open("wb") as large:  # sparse: no disk used
+        large.truncate(17 << 20)
+    monkeypatch.setattr(module, "MAX_FILE_BYTES", 16 << 20)
+    monkeypatch.setattr(module, "GREP_THREADS", 1)
+    started = _greps_started(monkeypatch)
+    fast, slow = _both_ways(repo, repo)
+    _same(fast, slow)
+    assert fast.skipped == [("large.bin", "larger than 16 MiB")]
+    assert {(o.path, o.line) for o in fast.occurrences} == {("leak.txt", 2)}
+    # bounded, it stopped (it could not hold the file); run again unbounded, sizes checked
+    assert [g.bounded for g in started] == [True, False]  # type: ignore[attr-defined]
+    assert started[0].process.returncode not in (0, 1)  # type: ignore[attr-defined]
+    (repo / "large.bin").unlink()
+    started.clear()
+    fast, slow = _both_ways(repo, repo)
+    _same(fast, slow)
+    assert [g.bounded for g in started] == [True]  # type: ignore[attr-defined]
+    assert started[0].process.returncode in (0, 1)  # type: ignore[attr-defined]
+
+
+def test_without_git_every_file_is_searched(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (repo / ".gitignore").write_text("ignored.txt\n")
+    git(repo, "init", "-q")
+    (repo / "ignored.txt").write_text(TURNSTILE)
+    (repo / "tree").mkdir()
+    (repo / "tree" / "leak.txt").write_text(f"x\n{TURNSTILE}\n")
+    no_git = repo.parent / "no-git"
+    no_git.mkdir()
+    monkeypatch.setenv("PATH", str(no_git))  # no git: the walk, as outside a work tree
+    fast, slow = _both_ways(repo, repo)
+    _same(fast, slow)
+    assert {o.path for o in fast.occurrences} == {"ignored.txt", "tree/leak.txt"}
