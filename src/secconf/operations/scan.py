@@ -30,7 +30,7 @@ import re
 import stat
 import subprocess
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -114,23 +114,28 @@ def scan(
     `environments` (default: all) in each of its encodings. `git_grep`: in a git work
     tree, let `git grep` find the files that may hold a value and search only those
     (False: every file here, as outside git; the findings are the same)."""
-    from secconf.core.literals import Literals
-
     where = Path.cwd() if cwd is None else cwd
     result = ScanResult()
-    needles = _needles(project, environments, result)
-    literals = Literals(needles)
-    searcher = _Searcher(literals, needles, result)
-    if staged:
-        searcher.diff(
-            _git_lines(where, ["diff", "--cached", *_DIFF_OPTIONS, "--", *map(str, paths)])
-        )
-    if history:
-        log = ["log", "--all", "-p", "--format=%x00commit %H", *_DIFF_OPTIONS, "--"]
-        searcher.diff(_git_lines(where, [*log, *map(str, paths)]))
-    if not staged and not history:
-        patterns = _grep_patterns(_forms_by_value(needles)) if git_grep else None
-        searcher.files(_working_tree(list(paths) or [where], where, result, patterns))
+    tree = list(paths) or [where]
+    working_tree = not staged and not history
+    # git ls-files of the first directory runs while the values are resolved
+    listing = _GitListing(tree[0]) if working_tree and tree[0].is_dir() else None
+    try:
+        needles = _needles(project, environments, result)
+        searcher = _Searcher(needles, result)
+        if staged:
+            diff = ["diff", "--cached", *_DIFF_OPTIONS, "--", *map(str, paths)]
+            searcher.diff(_git_lines(where, diff))
+        if history:
+            log = ["log", "--all", "-p", "--format=%x00commit %H", *_DIFF_OPTIONS, "--"]
+            searcher.diff(_git_lines(where, [*log, *map(str, paths)]))
+        if working_tree:
+            patterns = _grep_patterns(_forms_by_value(needles)) if git_grep else None
+            compiled = lambda: searcher.literals  # noqa: E731
+            searcher.files(_working_tree(tree, where, result, patterns, listing, compiled))
+    finally:
+        if listing is not None:
+            listing.close()
     result.occurrences.sort(key=lambda o: (o.commit or "", o.path, o.line, o.variable))
     return result
 
@@ -177,11 +182,23 @@ class _Searcher:
     """Finds the needles in files and in diffs, and records the occurrences."""
 
     def __init__(
-        self, literals: Literals, needles: dict[bytes, list[Needle]], result: ScanResult
+        self,
+        needles: dict[bytes, list[Needle]],
+        result: ScanResult,
+        literals: Literals | None = None,
     ) -> None:
-        self.literals = literals
         self.needles = needles
         self.result = result
+        self._literals = literals
+
+    @property
+    def literals(self) -> Literals:
+        """The needles, compiled when first needed (in a work tree: while git grep runs)."""
+        if self._literals is None:
+            from secconf.core.literals import Literals
+
+            self._literals = Literals(self.needles)
+        return self._literals
 
     def _record(self, path: str, line: int, literal: bytes, commit: str | None) -> None:
         for needle in self.needles[literal]:
@@ -193,6 +210,7 @@ class _Searcher:
         """Search files of the working tree: in PARALLEL processes when there are many
         (RE2 keeps the GIL, so threads would take turns), each every Nth file."""
         items = list(files)
+        assert self.literals is not None  # compiled once, before the children start
         workers = _workers(len(items))
         children = [_fork(self, items[k::workers]) for k in range(1, workers)]
         self._files(items[0::workers])
@@ -218,7 +236,8 @@ class _Searcher:
         """Search files one by one. Files smaller than FIRST_READ are read straight into
         one buffer, each after a newline, and searched together, BATCH_BYTES at a time:
         one RE2 search call costs as much as some 100 KB of text, and no copy is made."""
-        buffer = bytearray(BATCH_BYTES + FIRST_READ + 1)
+        files = list(files)  # the buffer: no larger than they can fill (it is zeroed)
+        buffer = bytearray(min(BATCH_BYTES, len(files) * (FIRST_READ + 1)) + FIRST_READ + 1)
         view = memoryview(buffer)
         batch: list[tuple[str, int, int]] = []  # shown, start, end in the buffer
         offset = 0
@@ -417,7 +436,7 @@ def _fork(searcher: _Searcher, files: list[tuple[str, str]]) -> tuple[int, int]:
     try:  # the child: nothing here may return into the caller's code
         os.close(read)
         own = ScanResult()
-        _Searcher(searcher.literals, searcher.needles, own)._files(files)
+        _Searcher(searcher.needles, own, searcher.literals)._files(files)
         found = {
             "occurrences": [dataclasses.astuple(o) for o in own.occurrences],
             "files": own.files,
@@ -469,28 +488,39 @@ def _read_into(path: str, view: memoryview) -> int | _Read:
 
 
 def _working_tree(
-    paths: Sequence[Path], cwd: Path, result: ScanResult, patterns: list[bytes] | None = None
+    paths: Sequence[Path],
+    cwd: Path,
+    result: ScanResult,
+    patterns: list[bytes] | None = None,
+    first: _GitListing | None = None,
+    meanwhile: Callable[[], object] = lambda: None,
 ) -> Iterator[tuple[str, str]]:
     """Each file to search, and how to show it: a named file as it is; in a directory of
     a git work tree the files git lists (tracked, and untracked ones not ignored), else
     every file under it (not in .git or .secconf, at most MAX_WALK_FILES). With
     `patterns` (see _grep_patterns), in a work tree only the files that `git grep` finds
-    one of them in, and those it does not read as secconf does (_narrowed)."""
-    for path in paths:
+    one of them in, and those it does not read as secconf does (_narrowed). `first`: the
+    listing of paths[0], started already; `meanwhile`: work to do while git grep runs."""
+    for index, path in enumerate(paths):
         if not path.exists():
             raise InputError(f"{path}: no such file or directory")
         prefix = _shown(path, cwd)
         if not path.is_dir():
             yield str(path), prefix
             continue
-        grep = _GitGrep.start(path, patterns) if patterns else None  # runs meanwhile
-        listing = _git_listing(path)
+        started = first if index == 0 and first is not None else _GitListing(path)
+        grep = None
+        if patterns and not started.failed():  # not when git already said: no work tree
+            grep = _GitGrep.start(path, patterns)  # runs meanwhile
+        listing = started.result()
         if listing is None:
             if grep is not None:
                 grep.cancel()
             names: Iterable[str] = _walk(path, result)
         else:
-            chosen = listing[0] if grep is None else _narrowed(path, listing, grep, result)
+            chosen = (
+                listing[0] if grep is None else _narrowed(path, listing, grep, result, meanwhile)
+            )
             names = map(os.fsdecode, chosen)
         base = str(path)
         for name in names:  # paths made as strings: a Path per file costs more than its search
@@ -500,23 +530,50 @@ def _working_tree(
 _Listing = tuple[list[bytes], set[bytes]]  # the names git lists; those git grep reads otherwise
 
 
-def _git_listing(directory: Path) -> _Listing | None:
-    """The files git lists under `directory` (relative to it, as git gives them), and
+class _GitListing:
+    """`git ls-files` of a directory: started at once, its result read when needed."""
+
+    def __init__(self, directory: Path) -> None:
+        command = ["git", "ls-files", "-z", "-s", "-v", "--cached", "--others"]
+        self.process: subprocess.Popen[bytes] | None
+        try:
+            self.process = subprocess.Popen(  # noqa: S603
+                [*command, "--exclude-standard"],
+                cwd=directory,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
+        except OSError:  # no git, or no such directory
+            self.process = None
+
+    def failed(self) -> bool:
+        """Known already: git cannot list the directory (not in a work tree, no git)."""
+        return self.process is None or self.process.poll() not in (None, 0)
+
+    def result(self) -> _Listing | None:
+        """What _listed gives; None when the directory is not in a work tree."""
+        if self.process is None:
+            return None
+        out, _ = self.process.communicate()
+        return _listed(out) if self.process.returncode == 0 else None
+
+    def close(self) -> None:
+        """Stop it if it still runs (the scan stopped before it needed the listing)."""
+        if self.process is not None and self.process.returncode is None:
+            if self.process.poll() is None:
+                self.process.kill()
+            self.process.communicate()
+
+
+def _listed(out: bytes) -> _Listing:
+    """The files git ls-files listed (relative to its directory, as git gives them), and
     those of them whose index entry makes `git grep` read something else than the file
     (a symlink or a submodule in the index, assume-unchanged, skip-worktree: it reads the
-    indexed blob or nothing); None when `directory` is not in a work tree."""
-    command = ["git", "ls-files", "-z", "-s", "-v", "--cached", "--others", "--exclude-standard"]
-    try:
-        done = subprocess.run(  # noqa: S603
-            command, cwd=directory, capture_output=True, stdin=subprocess.DEVNULL, check=False
-        )
-    except OSError:
-        return None
-    if done.returncode != 0:
-        return None
+    indexed blob or nothing)."""
     names: dict[bytes, None] = {}  # a conflicted file is listed thrice
     special: set[bytes] = set()
-    for entry in done.stdout.split(b"\0"):
+    for entry in out.split(b"\0"):
         if entry[:2] == b"? ":  # untracked: "? NAME"
             names[entry[2:]] = None
         elif entry:  # tracked: "TAG MODE OBJECT STAGE\tNAME"
@@ -559,8 +616,13 @@ def _grep_patterns(groups: Iterable[Sequence[bytes]]) -> list[bytes] | None:
 
 
 # Runs of bytes that forms of one value have in common: a value and its URL encoding
-# (what quote() leaves as is), base64 and base64url (all but + / and - _).
-_SHARED_RUNS = (re.compile(rb"[A-Za-z0-9_.~-]+"), re.compile(rb"[A-Za-z0-9]+"))
+# (what quote() leaves as is), base64 and base64url (all but + / and - _), hex and HEX
+# (their digits: 3 in 4 characters of a random key give two digits).
+_SHARED_RUNS = (
+    re.compile(rb"[A-Za-z0-9_.~-]+"),
+    re.compile(rb"[A-Za-z0-9]+"),
+    re.compile(rb"[0-9]+"),
+)
 SHARED_MIN = 16  # shorter shared runs are not used: they would match by chance
 
 
@@ -709,7 +771,11 @@ def _bound_data(pid: int) -> bool:
 
 
 def _narrowed(
-    directory: Path, listing: _Listing, grep: _GitGrep, result: ScanResult
+    directory: Path,
+    listing: _Listing,
+    grep: _GitGrep,
+    result: ScanResult,
+    meanwhile: Callable[[], object] = lambda: None,
 ) -> list[bytes]:
     """The listed files to search: those git grep found a pattern in, and those it does
     not read as _read_into does (not a regular file, a special index entry, an error);
@@ -720,17 +786,21 @@ def _narrowed(
     if grep.bounded:
         names, special = listing
         regular = _regular_files(directory, names)  # no size needed: the bound holds
+        own = {i for i, name in enumerate(names) if name in special or name not in regular}
+        position = {name: i for i, name in enumerate(names)}
+        meanwhile()
         hits = grep.hits()
         if hits is not None:
-            own = [name for name in names if name in hits or name in special or name not in regular]
+            own.update(position[name] for name in hits if name in position)
             result.files += len(names) - len(own)
-            return own
+            return [names[i] for i in sorted(own)]
         if not grep.died():
             return names
         again = _GitGrep.start(directory, grep.patterns, bound=False)
         if again is None:
             return names
         grep = again
+    meanwhile()
     return _narrowed_by_size(directory, listing, grep, result)
 
 
