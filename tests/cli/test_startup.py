@@ -46,3 +46,20 @@ def test_a_program_secconf_run_starts_sees_no_setting_of_secconfs(tmp_path: Path
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "unset"
+
+
+def test_pydantic_is_not_imported_to_skip_its_plugin_scan() -> None:
+    code = "import sys, secconf.cli as c; c._without_pydantic_plugins(); print('pydantic' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False"]  # its release is checked when it asks for plugins
+
+
+def test_a_pydantic_release_whose_hook_is_unknown_gets_its_own_loader() -> None:
+    code = PROBE.replace(
+        "c._without_pydantic_plugins();",
+        "c._without_pydantic_plugins(); c.KNOWN_PLUGIN_LOADER = ((1, 0), (1, 1));",
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["1", "True", "False"]  # its own loader: importlib.metadata

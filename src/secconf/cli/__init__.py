@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+import types
+from collections.abc import Iterable, Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -53,26 +54,53 @@ def _without_pydantic_plugins() -> None:
     importlib.metadata, 66 modules: a fifth of `secconf validate`'s start-up) when the
     first model is built; secconf's models use no plugin. Nothing changes in the
     environment, so a program `secconf run` starts gets the user's settings as they are.
-    Skipped when the user set PYDANTIC_DISABLE_PLUGINS (pydantic then does as told) and
-    for a pydantic release outside KNOWN_PLUGIN_LOADER (whose hook may differ)."""
+    Skipped when the user set PYDANTIC_DISABLE_PLUGINS (pydantic then does as told). The
+    release is checked when pydantic first asks for plugins, not here: importing pydantic
+    to read its version would cost a command that builds no pydantic model (scan) 8 ms;
+    a release outside KNOWN_PLUGIN_LOADER (whose hook may differ) gets its own loader."""
     import os
 
     if "PYDANTIC_DISABLE_PLUGINS" in os.environ or "pydantic.plugin._loader" in sys.modules:
-        return
-    from pydantic.version import VERSION
-
-    try:
-        release = tuple(int(part) for part in VERSION.split(".")[:2])
-    except ValueError:
-        return
-    if not KNOWN_PLUGIN_LOADER[0] <= release <= KNOWN_PLUGIN_LOADER[1]:
         return
     import types
 
     loader = types.ModuleType("pydantic.plugin._loader", "No pydantic plugin (secconf).")
     loader.__dict__["PYDANTIC_ENTRY_POINT_GROUP"] = "pydantic"
-    loader.__dict__["get_plugins"] = lambda: ()
+    loader.__dict__["get_plugins"] = _no_plugins
+    loader.__dict__["__getattr__"] = _from_pydantic_loader
     sys.modules[loader.__name__] = loader
+
+
+def _no_plugins() -> Iterable[object]:
+    """No plugin, for a pydantic release whose hook is known; else what its own loader
+    finds."""
+    from pydantic.version import VERSION  # pydantic is imported: it asks
+
+    try:
+        release = tuple(int(part) for part in VERSION.split(".")[:2])
+    except ValueError:
+        release = ()
+    if KNOWN_PLUGIN_LOADER[0] <= release <= KNOWN_PLUGIN_LOADER[1]:
+        return ()
+    plugins: Iterable[object] = _pydantic_loader().get_plugins()
+    return plugins
+
+
+def _from_pydantic_loader(name: str) -> object:
+    """Any other name of the loader module (a newer release's): pydantic's own."""
+    if name.startswith("__"):  # asked by the import system (__path__, ...): none
+        raise AttributeError(name)
+    return getattr(_pydantic_loader(), name)
+
+
+def _pydantic_loader() -> types.ModuleType:
+    """pydantic's own plugin loader, in place of secconf's from now on."""
+    import importlib
+
+    name = "pydantic.plugin._loader"
+    if getattr(sys.modules.get(name), "get_plugins", None) is _no_plugins:
+        del sys.modules[name]
+    return importlib.import_module(name)
 
 
 __all__ = ["console_main", "main"]
