@@ -424,3 +424,16 @@ def test_without_git_every_file_is_searched(repo: Path, monkeypatch: pytest.Monk
     fast, slow = _both_ways(repo, repo)
     _same(fast, slow)
     assert {o.path for o in fast.occurrences} == {"ignored.txt", "tree/leak.txt"}
+
+
+def test_the_listing_started_early_is_stopped_when_the_values_cannot_be_read(
+    repo: Path,
+) -> None:
+    import gc
+
+    from secconf.core.errors import SecconfError
+
+    git(repo, "init", "-q")
+    with pytest.raises(SecconfError):  # ls-files already runs: stopped and waited for
+        scan(Project.open(repo), [repo], environments=["no-such-environment"], cwd=repo)
+    gc.collect()  # a process left running would warn here (warnings are errors)

@@ -210,6 +210,8 @@ class _Searcher:
         """Search files of the working tree: in PARALLEL processes when there are many
         (RE2 keeps the GIL, so threads would take turns), each every Nth file."""
         items = list(files)
+        if not items:
+            return  # nothing to search: nothing to compile
         assert self.literals is not None  # compiled once, before the children start
         workers = _workers(len(items))
         children = [_fork(self, items[k::workers]) for k in range(1, workers)]
