@@ -815,9 +815,9 @@ def _regular_files(directory: Path, names: Sequence[bytes]) -> set[bytes]:
         prefix = parent + b"/" if parent else b""
         try:
             with os.scandir(base + parent) as entries:
-                for entry in entries:
-                    if entry.is_file(follow_symlinks=False):
-                        regular.add(prefix + entry.name)
+                regular.update(
+                    [prefix + e.name for e in entries if e.is_file(follow_symlinks=False)]
+                )
         except OSError:
             continue  # read by secconf, which says why it could not
     return regular
