@@ -75,6 +75,29 @@ def test_many_environments_apply_concurrently_then_write_nothing(
         assert vault.count(writes_only=True) == 0 and vault.count() == 12
 
 
+def test_an_environment_that_does_not_render_is_never_read_and_the_others_are(
+    vault, unique: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Environments render in order while the pool reads the ones already rendered: one
+    whose value is missing fails before anything is read for it, the others deliver."""
+    from tests.support.deploy import injected_var
+
+    names = tuple(f"env{i:02d}" for i in range(8))
+    d = make_deployment(tmp_path, monkeypatch, unique, names=names)
+    monkeypatch.delenv(injected_var("env03"))
+    if isinstance(vault, VaultServer):
+        vault.reset_requests()
+    result = vault_apply(d, "--parallel", "4")
+    assert result.code == 2, result.both
+    assert "7 applied, 0 unchanged, 1 failed (env03)" in result.err
+    applied = re.findall(r"^(env\d\d): applied", result.out, flags=re.MULTILINE)
+    assert applied == [n for n in names if n != "env03"]  # reported in order
+    assert vault.kv_read(MOUNT, d.vault_path("env03")) is None
+    if isinstance(vault, VaultServer):
+        assert vault.count("GET", f"secret/data/{d.vault_path('env03')}") == 0
+        assert vault.count("GET") == 7
+
+
 def test_vault_forbidden_path_fails_that_environment_only(
     vault, unique: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]

@@ -30,6 +30,7 @@ from secconf.core.retry import RetryPolicy, with_retries
 
 _TRUE = ("1", "true", "yes", "on")
 MAX_ANSWER_BYTES = 32 << 20  # Vault's own default limit on a request's size
+_MAX_TEMPLATES = 64  # prepared GETs kept per session (one per origin and header set)
 
 
 class RedirectRefused(Exception):
@@ -201,7 +202,87 @@ def _session_class() -> type[Any]:
         REQUESTS_CA_BUNDLE...) at every request, about a third of the CPU a Vault read
         costs; a session lives for one command, so the answer is kept per origin and
         arguments (the environment is not expected to change under a running command).
+
+        A plain GET (hvac's reads and lists: no body, cookies, auth or hooks of its own)
+        is prepared from a request prepared once per origin and headers, so ~/.netrc
+        and the session's headers, hooks and cookie jar are merged once, not at every
+        read; then it goes through `send` like any request (redirects, hooks, cookies).
+        Anything else, or once the session holds a cookie, is prepared by requests.
         """
+
+        def request(  # type: ignore[override]
+            self,
+            method: str,
+            url: Any,
+            params: Any = None,
+            data: Any = None,
+            headers: Any = None,
+            cookies: Any = None,
+            files: Any = None,
+            auth: Any = None,
+            timeout: Any = None,
+            allow_redirects: bool = True,
+            proxies: Any = None,
+            hooks: Any = None,
+            stream: Any = None,
+            verify: Any = None,
+            cert: Any = None,
+            json: Any = None,
+        ) -> Any:
+            prepared = None
+            plain = not (data or files or cookies or auth or hooks) and json is None
+            if plain and isinstance(method, str) and method.upper() == "GET":
+                prepared = self._prepared_get(url, params, headers)
+            if prepared is None:
+                return super().request(
+                    method,
+                    url,
+                    params=params,
+                    data=data,
+                    headers=headers,
+                    cookies=cookies,
+                    files=files,
+                    auth=auth,
+                    timeout=timeout,
+                    allow_redirects=allow_redirects,
+                    proxies=proxies,
+                    hooks=hooks,
+                    stream=stream,
+                    verify=verify,
+                    cert=cert,
+                    json=json,
+                )
+            settings = self.merge_environment_settings(
+                prepared.url, proxies or {}, stream, verify, cert
+            )
+            return self.send(prepared, timeout=timeout, allow_redirects=allow_redirects, **settings)
+
+        def _prepared_get(self, url: Any, params: Any, headers: Any) -> Any:
+            """A GET of `url` prepared as `prepare_request` would, from the GET of its
+            origin with the same headers prepared once; None where that could differ."""
+            from urllib.parse import urlsplit
+
+            import requests
+
+            if not isinstance(url, str) or self.cookies or self.auth or self.params:
+                return None
+            try:
+                parts = urlsplit(url)
+                key = (parts.scheme, parts.netloc, tuple((headers or {}).items()))
+                hash(key)
+            except (ValueError, TypeError):  # requests reports it as it always does
+                return None
+            templates: dict[Any, Any] = self.__dict__.setdefault("_templates", {})
+            template = templates.get(key)
+            if template is None:
+                if len(templates) >= _MAX_TEMPLATES:
+                    templates.clear()
+                origin = f"{parts.scheme}://{parts.netloc}/"
+                request = requests.Request("GET", origin, headers=dict(headers or {}))
+                template = templates[key] = self.prepare_request(request)
+            prepared = template.copy()
+            prepared.prepare_url(url, params or {})
+            return prepared
 
         def merge_environment_settings(
             self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any

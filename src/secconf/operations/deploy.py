@@ -1,7 +1,8 @@
 """`plan`, `apply` and `check`: render each environment with the repository's templates,
 then compare what is live with exactly what render wrote, and write the difference.
 
-Environments run concurrently in a bounded pool; one failing environment never stops
+Environments run concurrently in a bounded pool (plan: rendered in order by the calling
+thread, read from the target by the pool meanwhile); one failing environment never stops
 the others. Keys generated for a plan are stored right before apply writes anything
 (plan and check never store them).
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -90,19 +91,43 @@ def plan_environments(
     renderer = get(target.name)
     templates = Templates(templates_dir or project.root / TEMPLATES_DIR)
 
-    def one(environment: Environment) -> Outcome:
-        try:
-            prepared = prepare(project, environment, notify=notify, generate=generate)
-            delivery = _delivery(prepared, renderer, templates)
-            plan = target.plan(delivery, prune=prune)
-            outcome = Outcome(environment.name, plan=plan, prepared=prepared)
-        except SecconfError as exc:
-            outcome = Outcome(environment.name, error=exc)
+    def finish(outcome: Outcome) -> Outcome:
         if done is not None:
             done(outcome)
         return outcome
 
-    return _run(one, environments, parallel)
+    def rendered(environment: Environment) -> tuple[Prepared, Delivery] | Outcome:
+        try:
+            prepared = prepare(project, environment, notify=notify, generate=generate)
+            return prepared, _delivery(prepared, renderer, templates)
+        except SecconfError as exc:
+            return finish(Outcome(environment.name, error=exc))
+
+    def planned(environment: Environment, prepared: Prepared, delivery: Delivery) -> Outcome:
+        try:
+            plan = target.plan(delivery, prune=prune)
+            return finish(Outcome(environment.name, plan=plan, prepared=prepared))
+        except SecconfError as exc:
+            return finish(Outcome(environment.name, error=exc))
+
+    if parallel <= 1 or len(environments) <= 1:
+        outcomes = []
+        for environment in environments:
+            ready = rendered(environment)
+            outcomes.append(ready if isinstance(ready, Outcome) else planned(environment, *ready))
+        return outcomes
+    # Rendering is CPU work, reading the target mostly waiting: one thread renders, in
+    # order, and hands each environment it rendered to the pool, which reads the target
+    # while later ones render. An environment is read only once it rendered.
+    with ThreadPoolExecutor(max_workers=min(parallel, len(environments))) as pool:
+        pending: list[Outcome | Future[Outcome]] = []
+        for environment in environments:
+            ready = rendered(environment)
+            if isinstance(ready, Outcome):
+                pending.append(ready)
+            else:
+                pending.append(pool.submit(planned, environment, *ready))
+        return [p if isinstance(p, Outcome) else p.result() for p in pending]
 
 
 def _delivery(prepared: Prepared, renderer: RenderTarget, templates: Templates) -> Delivery:
