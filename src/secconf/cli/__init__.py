@@ -62,8 +62,6 @@ def _without_pydantic_plugins() -> None:
 
     if "PYDANTIC_DISABLE_PLUGINS" in os.environ or "pydantic.plugin._loader" in sys.modules:
         return
-    import types
-
     loader = types.ModuleType("pydantic.plugin._loader", "No pydantic plugin (secconf).")
     loader.__dict__["PYDANTIC_ENTRY_POINT_GROUP"] = "pydantic"
     loader.__dict__["get_plugins"] = _no_plugins

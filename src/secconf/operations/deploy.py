@@ -9,9 +9,10 @@ the others. Keys generated for a plan are stored right before apply writes anyth
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -96,12 +97,13 @@ def plan_environments(
             done(outcome)
         return outcome
 
-    def rendered(environment: Environment) -> tuple[Prepared, Delivery] | Outcome:
+    def rendered(environment: Environment) -> Outcome | Callable[[], Outcome]:
         try:
             prepared = prepare(project, environment, notify=notify, generate=generate)
-            return prepared, _delivery(prepared, renderer, templates)
+            delivery = _delivery(prepared, renderer, templates)
         except SecconfError as exc:
             return finish(Outcome(environment.name, error=exc))
+        return functools.partial(planned, environment, prepared, delivery)
 
     def planned(environment: Environment, prepared: Prepared, delivery: Delivery) -> Outcome:
         try:
@@ -110,24 +112,9 @@ def plan_environments(
         except SecconfError as exc:
             return finish(Outcome(environment.name, error=exc))
 
-    if parallel <= 1 or len(environments) <= 1:
-        outcomes = []
-        for environment in environments:
-            ready = rendered(environment)
-            outcomes.append(ready if isinstance(ready, Outcome) else planned(environment, *ready))
-        return outcomes
-    # Rendering is CPU work, reading the target mostly waiting: one thread renders, in
-    # order, and hands each environment it rendered to the pool, which reads the target
-    # while later ones render. An environment is read only once it rendered.
-    with ThreadPoolExecutor(max_workers=min(parallel, len(environments))) as pool:
-        pending: list[Outcome | Future[Outcome]] = []
-        for environment in environments:
-            ready = rendered(environment)
-            if isinstance(ready, Outcome):
-                pending.append(ready)
-            else:
-                pending.append(pool.submit(planned, environment, *ready))
-        return [p if isinstance(p, Outcome) else p.result() for p in pending]
+    # Rendering is CPU work, reading the target mostly waiting: the calling thread
+    # renders, in order, while the pool reads the target for those already rendered.
+    return _run(rendered, environments, parallel)
 
 
 def _delivery(prepared: Prepared, renderer: RenderTarget, templates: Templates) -> Delivery:
@@ -177,7 +164,7 @@ def apply_plans(
             done(outcome)
         return outcome
 
-    return _run(one, outcomes, parallel)
+    return _run(lambda outcome: functools.partial(one, outcome), outcomes, parallel)
 
 
 def _store_pending(outcome: Outcome) -> None:
@@ -196,8 +183,15 @@ def _store_pending(outcome: Outcome) -> None:
         )
 
 
-def _run(work: Callable[[T], Outcome], items: Sequence[T], parallel: int) -> list[Outcome]:
+def _run(
+    first: Callable[[T], Outcome | Callable[[], Outcome]], items: Sequence[T], parallel: int
+) -> list[Outcome]:
+    """The outcome of every item, in order. `first(item)` runs in the calling thread, one
+    item after the other: an Outcome it returns is final; the work it returns instead runs
+    in a pool of `parallel` threads (in this thread, at once, when `parallel` is 1), so an
+    item's work starts only once `first` is done with it."""
     if parallel <= 1 or len(items) <= 1:
-        return [work(item) for item in items]
+        return [r if isinstance(r := first(item), Outcome) else r() for item in items]
     with ThreadPoolExecutor(max_workers=min(parallel, len(items))) as pool:
-        return list(pool.map(work, items))
+        pending = [r if isinstance(r := first(item), Outcome) else pool.submit(r) for item in items]
+        return [p if isinstance(p, Outcome) else p.result() for p in pending]
