@@ -529,14 +529,16 @@ def _working_tree(
             yield base + os.sep + name, name if prefix == "." else prefix + os.sep + name
 
 
-_Listing = tuple[list[bytes], set[bytes]]  # the names git lists; those git grep reads otherwise
+# The names git lists; those git grep reads otherwise (special index entries); and the
+# tracked ones deleted in the work tree.
+_Listing = tuple[list[bytes], set[bytes], set[bytes]]
 
 
 class _GitListing:
     """`git ls-files` of a directory: started at once, its result read when needed."""
 
     def __init__(self, directory: Path) -> None:
-        command = ["git", "ls-files", "-z", "-s", "-v", "--cached", "--others"]
+        command = ["git", "ls-files", "-z", "-s", "-v", "--cached", "--others", "--deleted"]
         self.process: subprocess.Popen[bytes] | None
         try:
             self.process = subprocess.Popen(  # noqa: S603
@@ -569,21 +571,26 @@ class _GitListing:
 
 
 def _listed(out: bytes) -> _Listing:
-    """The files git ls-files listed (relative to its directory, as git gives them), and
-    those of them whose index entry makes `git grep` read something else than the file
-    (a symlink or a submodule in the index, assume-unchanged, skip-worktree: it reads the
-    indexed blob or nothing)."""
+    """The files git ls-files listed (relative to its directory, as git gives them), those
+    of them whose index entry makes `git grep` read something else than the file (a
+    symlink or a submodule in the index, assume-unchanged, skip-worktree: it reads the
+    indexed blob or nothing), and the tracked ones deleted in the work tree (listed
+    again with tag R: git grep skips them, secconf says it could not read them)."""
     names: dict[bytes, None] = {}  # a conflicted file is listed thrice
     special: set[bytes] = set()
+    deleted: set[bytes] = set()
     for entry in out.split(b"\0"):
         if entry[:2] == b"? ":  # untracked: "? NAME"
             names[entry[2:]] = None
         elif entry:  # tracked: "TAG MODE OBJECT STAGE\tNAME"
             info, _, name = entry.partition(b"\t")
+            if info[:1] == b"R":
+                deleted.add(name)
+                continue
             names[name] = None
             if info[:1] not in (b"H", b"M") or info[2:8] not in (b"100644", b"100755"):
                 special.add(name)
-    return list(names), special
+    return list(names), special, deleted
 
 
 # -- git grep: the files worth searching -------------------------------------------------
@@ -786,16 +793,15 @@ def _narrowed(
     searched). A bounded git grep that stopped (a file it could not hold?) is run again
     unbounded, each file's size then checked here."""
     if grep.bounded:
-        names, special = listing
-        regular = _regular_files(directory, names)  # no size needed: the bound holds
-        own = {i for i, name in enumerate(names) if name in special or name not in regular}
-        position = {name: i for i, name in enumerate(names)}
+        names, special, deleted = listing
+        # git grep reads regular files only: secconf searches the rest itself
+        own = special | deleted | _not_regular(directory, names)  # no size: the bound holds
         meanwhile()
         hits = grep.hits()
         if hits is not None:
-            own.update(position[name] for name in hits if name in position)
-            result.files += len(names) - len(own)
-            return [names[i] for i in sorted(own)]
+            chosen = [name for name in names if name in hits or name in own]
+            result.files += len(names) - len(chosen)
+            return chosen
         if not grep.died():
             return names
         again = _GitGrep.start(directory, grep.patterns, bound=False)
@@ -806,28 +812,33 @@ def _narrowed(
     return _narrowed_by_size(directory, listing, grep, result)
 
 
-def _regular_files(directory: Path, names: Sequence[bytes]) -> set[bytes]:
-    """Which of `names` are regular files (not symlinks), from their directories'
-    entries: no stat per file where the file system gives each entry's type."""
+def _not_regular(directory: Path, names: Sequence[bytes]) -> set[bytes]:
+    """The entries of the directories of `names` that are not regular files (symlinks,
+    directories, FIFOs...), from the directories' entries: no stat per file where the
+    file system gives each entry's type. A listed name missing here (deleted since git
+    listed it) counts as searched: there is nothing left to find in it."""
     base = os.fsencode(directory) + b"/"
-    regular: set[bytes] = set()
+    irregular = {name for name in names if name.endswith(b"/")}  # a repository inside
+    unreadable: set[bytes] = set()
     for parent in {name.rpartition(b"/")[0] for name in names}:
         prefix = parent + b"/" if parent else b""
         try:
             with os.scandir(base + parent) as entries:
-                regular.update(
-                    [prefix + e.name for e in entries if e.is_file(follow_symlinks=False)]
+                irregular.update(
+                    [prefix + e.name for e in entries if not e.is_file(follow_symlinks=False)]
                 )
         except OSError:
-            continue  # read by secconf, which says why it could not
-    return regular
+            unreadable.add(parent)
+    if unreadable:  # their files are read by secconf, which says why it could not
+        irregular.update(name for name in names if name.rpartition(b"/")[0] in unreadable)
+    return irregular
 
 
 def _narrowed_by_size(
     directory: Path, listing: _Listing, grep: _GitGrep, result: ScanResult
 ) -> list[bytes]:
     """_narrowed after an unbounded git grep: the size of every listed file checked."""
-    names, special = listing
+    names, special, _ = listing  # a deleted file: lstat says so
     base = os.fsencode(directory) + b"/"
     regular: list[bytes] = []
     own: set[bytes] = set(special)  # searched by secconf, whatever git grep says
