@@ -106,14 +106,15 @@ def render_environments(
         artifacts = _commit_keys(project, prepared, artifacts, target, templates)
         return [Written(a, "-", True) for a in artifacts]
     with _manifest_lock(project.root) if out is None else contextlib.nullcontext():
-        plan = _plan(project, artifacts, out, force)
-        transaction = _stage(project, plan, manifest=out is None)
+        manifest = load_manifest(project.root) if out is None else None  # read once, locked
+        plan = _plan(project, artifacts, out, force, manifest or {})
+        transaction = _stage(project, plan, manifest)
         try:
             fresh = _commit_keys(project, prepared, artifacts, target, templates)
             if fresh != artifacts:  # another run stored its keys first: theirs are delivered
                 transaction.abort()
-                plan = _plan(project, fresh, out, force)
-                transaction = _stage(project, plan, manifest=out is None)
+                plan = _plan(project, fresh, out, force, manifest or {})
+                transaction = _stage(project, plan, manifest)
         except BaseException:
             transaction.abort()
             raise
@@ -183,12 +184,16 @@ class _Write:
 
 
 def _plan(
-    project: Project, artifacts: Sequence[Artifact], out: Path | None, force: bool
+    project: Project,
+    artifacts: Sequence[Artifact],
+    out: Path | None,
+    force: bool,
+    manifest: Mapping[str, list[str]],
 ) -> list[_Write]:
-    """Where each artifact goes, checked before anything is written."""
+    """Where each artifact goes, checked before anything is written (`manifest`: what
+    secconf wrote, load_manifest)."""
     plan: list[_Write] = []
     seen: dict[Path, str] = {}
-    manifest = load_manifest(project.root) if out is None else {}
     for artifact in artifacts:
         if out is not None:
             path, shown = Path(os.path.realpath(out)), str(out)
@@ -250,12 +255,15 @@ def _refuse_foreign(
     )
 
 
-def _stage(project: Project, plan: Sequence[_Write], *, manifest: bool) -> Transaction:
-    """Stage every changed file, and the manifest that records them (renamed first)."""
+def _stage(
+    project: Project, plan: Sequence[_Write], manifest: Mapping[str, list[str]] | None
+) -> Transaction:
+    """Stage every changed file, and `manifest` extended with them (renamed first; None:
+    no manifest, for --out)."""
     transaction = Transaction(project.root)
     changed = [w for w in plan if w.changed]
-    if manifest and changed:  # first: see the module docstring
-        files = load_manifest(project.root)
+    if manifest is not None and changed:  # first: see the module docstring
+        files = dict(manifest)
         for write in changed:
             new = hashlib.sha256(write.artifact.content).hexdigest()
             key = _key(project.root, write.path)

@@ -85,6 +85,7 @@ class Templates:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            auto_reload=False,  # read once: every environment of a run gets the same template
         )
         self.env.filters.update(
             yaml_value=_yaml_value,
