@@ -373,3 +373,126 @@ def dump_scalar(value: Any, *, double_quoted: bool = False) -> str:
         allow_unicode=True,
     )
     return text.removesuffix("\n...\n").removesuffix("...\n").strip("\n")
+
+
+# --------------------------------------------------------------------------- dumped layout
+# What dump_yaml writes for plain data of a few shapes, read line by line without the
+# full parser: block mappings indented by two, sequences in a mapping at the mapping's
+# own indent, `{}` and `[]` for empty ones, and scalars that are plain text of a few
+# characters, single-quoted text or decimal counts. Every pattern is linear (each
+# repetition starts with a character the one before it cannot end with).
+_PLAIN_CHAR = r"[A-Za-z0-9_./+=@-]"
+_DUMPED_KEY = r"(?:(?P<key>[A-Za-z0-9_][A-Za-z0-9_.-]*)|'(?P<qkey>[ -&(-~]*)')"
+_DUMPED_SCALAR = (
+    rf"(?:(?P<plain>[A-Za-z0-9_./+=]{_PLAIN_CHAR}*(?: {_PLAIN_CHAR}+)*)"
+    r"|'(?P<quoted>[ -&(-~]*)'|(?P<empty>\{\}|\[\]))"
+)
+_DUMPED_ENTRY = re.compile(rf"{_DUMPED_KEY}:(?: {_DUMPED_SCALAR})?")
+_DUMPED_ITEM = re.compile(_DUMPED_SCALAR)
+_NOT_DUMPED = re.compile(r"[^\n -~]")  # anything but printable ASCII and line feeds
+_DECIMAL = re.compile(r"0|[1-9][0-9]{0,15}")
+_MAX_DEPTH = 16
+# What the loader resolves a plain scalar with (its own resolve only adds a memo). The
+# resolver tries the patterns listed under the scalar's first character (and under None,
+# for every character; the safe loader lists none there).
+_RESOLVER: Any = yaml.resolver.Resolver()
+_IMPLICIT: dict[Any, Any] = yaml.resolver.Resolver.yaml_implicit_resolvers
+_FIRST_CHARS = frozenset(_IMPLICIT) if None not in _IMPLICIT else frozenset(map(chr, range(128)))
+
+
+class _Declined(Exception):
+    """The text is not in the layout parse_dumped reads: the full parser decides."""
+
+
+def parse_dumped(text: str) -> dict[str, Any] | None:
+    """The data of a file in the exact layout dump_yaml writes (after `#` comment lines),
+    as parse_document would read it; None for any other text, which only the full parser
+    reads (and rejects, when it is malformed). For files secconf writes and reads often."""
+    if not text.endswith("\n") or _NOT_DUMPED.search(text):
+        return None  # what follows a line break, tabs, CR, non-ASCII: the full parser's
+    lines = text.split("\n")
+    lines.pop()  # the empty text after the last line feed
+    start = 0
+    while start < len(lines) and lines[start].startswith("#"):
+        start += 1
+    if start == len(lines):
+        return None
+    try:
+        reader = _DumpedReader(lines, start)
+        data = reader.mapping(0, 0)
+    except _Declined:
+        return None
+    return data if reader.index == len(lines) else None
+
+
+class _DumpedReader:
+    """The lines of one dumped document, read from `index` on."""
+
+    def __init__(self, lines: list[str], index: int) -> None:
+        self.lines = lines
+        self.index = index
+        # Each line's indent; -1 after the last line.
+        self.indents = [len(line) - len(line.lstrip(" ")) for line in lines]
+        self.indents.append(-1)
+
+    def indent(self) -> int:
+        """The indent of the next line, -1 at the end."""
+        return self.indents[self.index]
+
+    def mapping(self, indent: int, depth: int) -> dict[str, Any]:
+        if depth > _MAX_DEPTH:
+            raise _Declined
+        out: dict[str, Any] = {}
+        while (at := self.indent()) >= indent:
+            line = self.lines[self.index]
+            match = _DUMPED_ENTRY.fullmatch(line, indent) if at == indent else None
+            if match is None:  # deeper (a continued scalar), a sequence item, no entry
+                raise _Declined
+            key = match["key"] if match["key"] is not None else match["qkey"]
+            if key in out:
+                raise _Declined  # the full parser names the duplicate
+            self.index += 1
+            if match["plain"] is not None or match["quoted"] is not None or match["empty"]:
+                out[key] = _dumped_scalar(match)
+            elif self.indent() == indent and self.lines[self.index].startswith("- ", indent):
+                out[key] = self.sequence(indent, depth + 1)
+            elif self.indent() == indent + 2:
+                out[key] = self.mapping(indent + 2, depth + 1)
+            else:
+                raise _Declined  # an empty value (null), or a layout dump_yaml never writes
+        return out
+
+    def sequence(self, indent: int, depth: int) -> list[Any]:
+        if depth > _MAX_DEPTH:
+            raise _Declined
+        out: list[Any] = []
+        while self.indent() == indent and self.lines[self.index].startswith("- ", indent):
+            line = self.lines[self.index]
+            item = _DUMPED_ITEM.fullmatch(line, indent + 2)
+            if item is not None:
+                out.append(_dumped_scalar(item))
+                self.index += 1
+            else:  # a mapping: its first entry on the item's line
+                self.lines[self.index] = " " * (indent + 2) + line[indent + 2 :]
+                self.indents[self.index] = indent + 2
+                out.append(self.mapping(indent + 2, depth + 1))
+        if self.indent() > indent:
+            raise _Declined
+        return out
+
+
+def _dumped_scalar(match: re.Match[str]) -> Any:
+    """A scalar as parse_document reads it: text, a decimal count, `{}` or `[]`."""
+    if match["quoted"] is not None:
+        return match["quoted"]  # single-quoted without `''`: the text itself
+    if match["empty"] is not None:
+        return {} if match["empty"] == "{}" else []
+    value = match["plain"]
+    if value[0] not in _FIRST_CHARS:
+        return value  # no implicit resolver starts with this character: text
+    tag = _RESOLVER.resolve(_ScalarNode, value, (True, False))
+    if tag == _STR:
+        return value
+    if tag == _CORE + "int" and _DECIMAL.fullmatch(value):
+        return int(value)
+    raise _Declined  # a boolean, null, float, timestamp or another form of number
