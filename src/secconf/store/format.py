@@ -199,17 +199,14 @@ def new_file(environment: str, encryption: str, header: Mapping[str, Any]) -> St
 def parse(text: str, location: str) -> StoreFile:
     """The fields of a store file, every one checked; an integrity error names the defect."""
     from secconf.core.errors import InputError
-    from secconf.core.yamlio import parse_document, parse_dumped
+    from secconf.core.yamlio import parse_document
 
-    # The layout secconf writes, read line by line; any other text (a hand edit, a
-    # hostile one) goes to strict YAML, which refuses aliases that could expand to
-    # gigabytes. Both give the same data, checked below the same way.
-    data = parse_dumped(text)
-    if data is None:
-        try:
-            data = parse_document(text, location).data
-        except InputError:
-            raise integrity(f"{location} is not a complete store file") from None
+    try:
+        # Strict YAML: a store file arrives by pull request, and aliases in it could
+        # expand to gigabytes.
+        data = parse_document(text, location).data
+    except InputError:
+        raise integrity(f"{location} is not a complete store file") from None
     _check_versions(data, location)
     fields = tuple(data)
     if fields[:3] != _LEADING or fields[-2:] != _TRAILING:

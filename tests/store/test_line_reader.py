@@ -1,8 +1,10 @@
-"""The line-by-line reader of store files (`yamlio.parse_dumped`) against strict YAML
-(`yamlio.parse_document`): on every store secconf writes it gives the same data, and on
-any edit of one (each line removed, duplicated, reindented, requoted, commented, or
-random characters changed) it gives the same data as YAML or declines, so that the full
-parser decides. The integrity tag is still verified on what it read.
+"""The line-by-line reader (`yamlio.read_simple`, which parse_document tries first)
+against the full YAML parser (`yamlio.parse_full_document`): on every store secconf
+writes, and on environment files in the usual layout, it gives the same document (data,
+key lines, raw texts), and on any edit of one (each line removed, duplicated, reindented,
+requoted, commented, or random characters changed) it gives the same document as YAML or
+declines, so that the full parser decides. The integrity tag is still verified on what
+it read.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from tests.support.repo import make_repo, run
 
 from secconf.core.errors import InputError, StoreError
 from secconf.core.secret import Secret
-from secconf.core.yamlio import parse_document, parse_dumped
+from secconf.core.yamlio import Document, parse_full_document, read_simple
 from secconf.store import format as fmt
 from secconf.store.base import Entry, Version
 
@@ -35,24 +37,36 @@ ENVIRONMENTS += ["007", "a-b_c", "12345678901234567890"]
 DATES = ["2026-12-02T16:09:28Z", "2001-01-01T00:00:00Z"]
 
 
-def full(text: str) -> dict[str, Any] | None:
-    """What strict YAML reads, or None where it refuses the text."""
+def full(text: str) -> Document | None:
+    """What the full parser reads, or None where it refuses the text."""
     try:
-        return parse_document(text, "store").data
+        return parse_full_document(text, "store")
     except InputError:
         return None
 
 
+def parse_dumped(text: str) -> dict[str, Any] | None:
+    """The data the line reader reads, or None where it declines."""
+    doc = read_simple(text, "store")
+    return None if doc is None else doc.data
+
+
 def same_or_declined(text: str) -> None:
     """The line reader gives what YAML gives, or nothing (and YAML then decides)."""
-    fast = parse_dumped(text)
+    fast = read_simple(text, "store")
     if fast is not None:
         assert identical(fast, full(text))
 
 
-def identical(one: Any, other: Any) -> bool:
-    """Equal, in the same order and of the same types (1 == True, but not as JSON)."""
-    return json.dumps(one) == json.dumps(other)
+def identical(one: Document | None, other: Document | None) -> bool:
+    """The same documents: data equal, in the same order and of the same types (1 ==
+    True, but not as JSON), the same key lines and raw texts."""
+    assert one is not None and other is not None
+    return (json.dumps(one.data), one.lines, one.raw) == (
+        json.dumps(other.data),
+        other.lines,
+        other.raw,
+    )
 
 
 def generated_store(rng: random.Random, environment: str) -> str:
@@ -87,7 +101,7 @@ def test_every_generated_store_reads_as_yaml_reads_it() -> None:
     rng = random.Random(90210)
     for round in range(300):
         text = generated_store(rng, ENVIRONMENTS[round % len(ENVIRONMENTS)])
-        fast = parse_dumped(text)
+        fast = read_simple(text, "store")
         assert fast is not None, text  # secconf's own layout: never left to the full parser
         assert identical(fast, full(text))
 
@@ -116,8 +130,52 @@ def test_stores_secconf_wrote_read_as_yaml_reads_them_and_open(
     assert any("recipients:" in t and "ssh-ed25519 " in t for t in texts)
     assert any("previous:" in t for t in texts)
     for text in texts:
-        fast = parse_dumped(text)
+        fast = read_simple(text, "store")
         assert fast is not None and identical(fast, full(text))
+
+
+ENVIRONMENT = """\
+# An environment as people write one.
+description: Generated environment 1
+production: false
+values:
+  JWT_SECRET_KEY: {from_env: BENCH_JWT_SECRET_KEY}
+  JWT_ALGORITHM: "HS384"
+  ACCESS_TOKEN_EXPIRE_HOURS: 2
+
+  VAPID_PUBLIC_KEY: "BHYyfkFMKDVEMe9-Z7x-1ZEE9ID1XvS76RfRRdTY2SOjxMB54egQbtWy5VWitCKZ1Lxf="
+  VAPID_PRIVATE_KEY: {generate: true, length: 32}
+  VAPID_SUBJECT: "mailto:push-1@acme-shop.io"
+  TURNSTILE_ENABLED: yes
+  TURNSTILE_SITE_KEY: "0x4AAAAAAAB00000001"
+    # an indented comment
+  ADMIN_CONTACT_URL: 'https://acme-shop.io/support/1'
+  PORT: 0
+targets:
+  dotenv: {path: .env}
+  kubernetes:
+    namespace: app-dev
+    labels: {team: "shop", tier: web}
+    hosts:
+    - a.example
+    - 8080
+    - {name: b, port: 443}
+"""
+
+
+def environment_texts() -> list[str]:
+    """Environment files: the repo's examples and one of every form the reader reads."""
+    root = Path(__file__).resolve().parents[2] / "environments"
+    return [ENVIRONMENT, *(p.read_text() for p in sorted(root.glob("*.yaml")))]
+
+
+def test_environment_files_read_as_yaml_reads_them() -> None:
+    for text in environment_texts():  # the examples have comments after values: declined
+        same_or_declined(text)
+    fast = read_simple(ENVIRONMENT, "store")
+    assert fast is not None and identical(fast, full(ENVIRONMENT))
+    assert fast is not None and fast.raw[("values", "TURNSTILE_ENABLED")] == "yes"
+    assert fast.line("values", "VAPID_PRIVATE_KEY", "length") == 10
 
 
 def mutations(text: str) -> Iterator[str]:
@@ -185,6 +243,24 @@ def mutations(text: str) -> Iterator[str]:
                 f"{indent}{key}: 2026-01-01\n",
                 f"{indent}{key}: =\n",
                 f"{indent}{key}: {plain}é\n",
+                f'{indent}{key}: "{plain}\\tx"\n',
+                f'{indent}{key}: "{plain}\\"x"\n',
+                f'{indent}{key}: "{plain}" # c\n',
+                f"{indent}{key}: {{a: {plain}, a: {plain}}}\n",
+                f"{indent}{key}: {{a: {plain},b: x}}\n",
+                f"{indent}{key}: {{a: [{plain}]}}\n",
+                f"{indent}{key}: {{a: {plain}\n",
+            ]
+        if "{" in body:
+            changed += [
+                body.replace(", ", ",", 1) + "\n",
+                body.replace("{", "{ ", 1) + "\n",
+                body.replace("}", ", }", 1) + "\n",
+                body.replace("}", ",}", 1) + "\n",
+                body.replace(": ", ":", 2) + "\n",
+                body.replace("{", "{{", 1) + "\n",
+                body.replace("}", "}}", 1) + "\n",
+                body.replace("}", "}\n" + indent + "  x: y", 1) + "\n",
             ]
         for new in changed:
             yield "".join(lines[:i]) + new + "".join(lines[i + 1 :])
@@ -197,7 +273,7 @@ def test_every_edit_of_a_store_reads_as_yaml_reads_it_or_is_declined(
 ) -> None:
     rng = random.Random(4242)
     bases = list(stores_made_by_secconf(tmp_path, monkeypatch))[:2]
-    bases += [generated_store(rng, "yes"), generated_store(rng, "123")]
+    bases += [generated_store(rng, "yes"), generated_store(rng, "123"), *environment_texts()]
     edits = accepted = 0
     for base in bases:
         for text in mutations(base):
@@ -210,8 +286,12 @@ def test_every_edit_of_a_store_reads_as_yaml_reads_it_or_is_declined(
 
 def test_random_character_edits_read_as_yaml_reads_them_or_are_declined() -> None:
     rng = random.Random(7)
+    for base in [generated_store(rng, "dev"), ENVIRONMENT]:
+        random_edits(rng, base)
+
+
+def random_edits(rng: random.Random, base: str) -> None:
     alphabet = " \t\n\r'\"#:-{}[],!&*|>%@?~=.+/0aZ_\\é\x00\x85"
-    base = generated_store(rng, "dev")
     for _ in range(3000):
         chars = list(base)
         for _ in range(rng.randrange(1, 4)):
