@@ -367,7 +367,7 @@ def _fsync_directory(directory: Path) -> None:
             os.close(fd)
 
 
-def remove_leftovers(root: Path, beside: Sequence[Path] = ()) -> int:
+def remove_leftovers(root: Path, beside: Sequence[Path | str] = ()) -> int:
     """Remove the temp files that killed runs left: in `.secconf/tmp/` of `root` those
     whose process is gone (or that are over an hour old), and beside each of the paths
     `beside` the temps that secconf makes there or that earlier versions made. Returns
@@ -381,9 +381,10 @@ def remove_leftovers(root: Path, beside: Sequence[Path] = ()) -> int:
             if match and _leftover(entry.path, int(match.group(1))):
                 removed += _unlink(entry.path)
     markers = [root / PRIVATE_DIR / ".gitignore", root / PRIVATE_DIR / STAGING / ".gitignore"]
-    by_directory: dict[Path, set[str]] = {}
-    for path in map(Path, [*markers, *beside]):
-        by_directory.setdefault(path.parent, set()).add(path.name)
+    by_directory: dict[str, set[str]] = {}
+    for path in [*markers, *beside]:  # resolved paths: split as text, as Path would
+        directory, name = os.path.split(os.fspath(path))
+        by_directory.setdefault(directory, set()).add(name)
     for directory, names in by_directory.items():
         removed += _remove_in(directory, names)
     return removed
@@ -394,7 +395,7 @@ def remove_beside(path: Path) -> int:
     return _remove_in(path.parent, {path.name})
 
 
-def _remove_in(directory: Path, names: set[str]) -> int:
+def _remove_in(directory: Path | str, names: set[str]) -> int:
     """Remove the leftovers beside each of `names` in `directory`, listed once (a
     thousand outputs in one folder must not mean a thousand listings of it)."""
     removed = 0

@@ -63,21 +63,33 @@ def _parsed(template: str) -> tuple[tuple[str, str | None], ...]:
 def fill(template: str, **values: str) -> str:
     """`template` with each `{name}` replaced by `values[name]`: the only way secconf
     fills a path or name setting. Bounded: the result is at most MAX_PATH_CHARS."""
-    parsed = _parsed(template)
-    unknown = [n for _, n in parsed if n is not None and n not in values]
+    parsed, names, literal = _plan(template)
+    unknown = [n for n in names if n not in values]
     if unknown:
         allowed = ", ".join("{" + n + "}" for n in sorted(values))
         raise PlaceholderError(
             f"unknown placeholder {{{unknown[0]}}}",
             hint=f"use {allowed}, or double the braces ({{{{ }}}}) for a literal brace",
         )
-    size = sum(len(text) + (len(values[n]) if n is not None else 0) for text, n in parsed)
+    size = len(literal) + sum(len(values[n]) for n in names)
     if size > MAX_PATH_CHARS:
         raise PlaceholderError(
             f"gives {size} characters, over the limit of {MAX_PATH_CHARS}",
             hint="a path or name setting is short",
         )
+    if not names:
+        return literal
     return "".join(text + (values[n] if n is not None else "") for text, n in parsed)
+
+
+@functools.lru_cache(maxsize=256)
+def _plan(
+    template: str,
+) -> tuple[tuple[tuple[str, str | None], ...], tuple[str, ...], str]:
+    """`_parsed(template)`, its placeholder names in order, and its literal text."""
+    parsed = _parsed(template)
+    names = tuple(n for _, n in parsed if n is not None)
+    return parsed, names, "".join(text for text, _ in parsed)
 
 
 def shown_path(root: Path | None, path: Path) -> str:
@@ -94,17 +106,22 @@ def resolve_in(root: Path, relative: str, cache: dict[str, str] | None = None) -
     """`relative` (a filled setting) as an absolute path with `..` and every symlink
     resolved, which is where a write to it would land. `cache`: resolved directories,
     for resolving many paths at once (one environment set's)."""
+    return Path(resolved_text(root, relative, cache))
+
+
+def resolved_text(root: Path | str, relative: str, cache: dict[str, str] | None = None) -> str:
+    """What `resolve_in` resolves, as text: placement compares paths as strings."""
     if "\0" in relative:
         raise InputError("a path holds a NUL character", hint="remove it")
     try:
         joined = os.path.join(root, relative)
         head, tail = os.path.split(joined)
         if cache is None or tail in ("", ".", ".."):
-            return Path(os.path.realpath(joined))
+            return os.path.realpath(joined)
         if head not in cache:
             cache[head] = os.path.realpath(head)
         candidate = os.path.join(cache[head], tail)
-        return Path(os.path.realpath(candidate) if os.path.islink(candidate) else candidate)
+        return os.path.realpath(candidate) if os.path.islink(candidate) else candidate
     except (OSError, RuntimeError, ValueError):
         raise InputError(
             f"{relative} cannot be resolved (a symlink loop?)", hint="fix the symlinks"
@@ -122,7 +139,7 @@ class Role:
     environment: str
     setting: str  # e.g. `targets.dotenv.path`
     shown: str  # the setting as filled in, for messages
-    path: Path  # resolved
+    location: str  # resolved, as text (what the rules compare)
     file: str
     line: int | None
     abstract: bool = False  # an abstract environment (never rendered with --all)
@@ -130,6 +147,11 @@ class Role:
     environment_file: str = ""  # the environment's own file (the setting may be inherited)
     shared: bool = False  # an output every environment shares (one file from the schema)
     default: str = ""  # the setting's default, for the hint of a refusal
+
+    @functools.cached_property
+    def path(self) -> Path:
+        """The resolved path (made when first asked for: most roles are only checked)."""
+        return Path(self.location)
 
     @property
     def inherited(self) -> bool:
@@ -194,7 +216,7 @@ class Placement:
     # -- rules -------------------------------------------------------------------
 
     def _check_inside(self, role: Role) -> None:
-        path = str(role.path)
+        path = role.location
         if path == self._root:
             _refuse(role, "is the config repository itself", "name a file")
         if not _under(path, self._root):
@@ -204,7 +226,7 @@ class Placement:
             _refuse(role, "is a file of git's (.git, .gitignore...)", _OWN_HINT)
 
     def _check_not_secconfs_own(self, role: Role) -> None:
-        path = str(role.path)
+        path = role.location
         for directory in self._protected[role.kind]:
             if _under(path, directory):
                 shown = os.path.relpath(directory, self._root) + "/"
@@ -217,11 +239,11 @@ class Placement:
             if role.kind != "output":
                 for path in _key_paths(role):
                     kept.setdefault(path, role)
-        store_dirs = {os.path.dirname(r.path): r for r in self.roles if r.kind == "store"}
+        store_dirs = {os.path.dirname(r.location): r for r in self.roles if r.kind == "store"}
         store_dirs.pop(self._root, None)  # a store at the top: only the store itself is kept
         written: dict[str, Role] = {}
         for role in (r for r in self.roles if r.kind == "output"):
-            path = str(role.path)
+            path = role.location
             if path in kept:
                 culprit, other = _culprit(role, kept[path])
                 _refuse(culprit, f"is the {_what(other)}", _OWN_HINT)
@@ -285,7 +307,7 @@ def _default_hint(role: Role) -> str:
 
 def _key_paths(role: Role) -> tuple[str, ...]:
     # A key file has a second path: `store rekey` writes the new key beside it first.
-    path = str(role.path)
+    path = role.location
     return (path, path + ".new") if role.kind == "key file" else (path,)
 
 

@@ -175,6 +175,14 @@ def parse_documents(text: str, name: str) -> list[Any]:
 
 def parse_document(text: str, name: str) -> Document:
     """Parse YAML text (already read) into a Document; `name` is used in errors."""
+    simple = read_simple(text, name)
+    if simple is not None:  # the layout secconf writes and most files keep to: line by line
+        return simple
+    return parse_full_document(text, name)
+
+
+def parse_full_document(text: str, name: str) -> Document:
+    """parse_document with the full parser only (what read_simple must agree with)."""
     node = _compose(text, name, many=False)
     if node is None:
         return Document(name, {})
@@ -373,3 +381,177 @@ def dump_scalar(value: Any, *, double_quoted: bool = False) -> str:
         allow_unicode=True,
     )
     return text.removesuffix("\n...\n").removesuffix("...\n").strip("\n")
+
+
+# --------------------------------------------------------------------------- simple layout
+# The block layout dump_yaml writes, and people write for configuration, read line by
+# line without the full parser: block mappings indented by two, sequences in a mapping
+# at the mapping's own indent, `{}` and `[]`, one-line flow mappings of scalars, and
+# scalars that are plain text of a few characters, quoted text without escapes,
+# booleans or decimal numbers; comment lines and blank lines anywhere. Anything else
+# (a comment after a value, an anchor, a tab, non-ASCII, a duplicate key...) is left
+# to the full parser. Every pattern is linear (each repetition starts with a character
+# the one before it cannot end with).
+_PLAIN_CHAR = r"[A-Za-z0-9_./+=@-]"
+_SIMPLE_KEY = r"(?:(?P<key>[A-Za-z0-9_][A-Za-z0-9_.-]*)|'(?P<qkey>[ -&(-~]*)')"
+_SIMPLE_SCALAR = (
+    rf"(?:(?P<plain>[A-Za-z0-9_./+=]{_PLAIN_CHAR}*(?: {_PLAIN_CHAR}+)*)"
+    r"|'(?P<quoted>[ -&(-~]*)'|\"(?P<dquoted>[ !#-\[\]-~]*)\")"
+)
+_SIMPLE_VALUE = rf"(?:{_SIMPLE_SCALAR}|(?P<empty>\{{\}}|\[\])|\{{(?P<flow>[^{{}}]*)\}})"
+_SIMPLE_ENTRY = re.compile(rf"{_SIMPLE_KEY}:(?: {_SIMPLE_VALUE})?")
+_SIMPLE_ITEM = re.compile(_SIMPLE_VALUE)
+_FLOW_PAIR = re.compile(rf"{_SIMPLE_KEY}: {_SIMPLE_SCALAR}(?P<more>, )?")
+_NOT_SIMPLE = re.compile(r"[^\n -~]")  # anything but printable ASCII and line feeds
+_DECIMAL = re.compile(r"0|[1-9][0-9]{0,15}")
+_MAX_DEPTH = 16
+# What the loader resolves a plain scalar with (its own resolve only adds a memo). The
+# resolver tries the patterns listed under the scalar's first character (and under None,
+# for every character; the safe loader lists none there).
+_RESOLVER: Any = yaml.resolver.Resolver()
+_IMPLICIT: dict[Any, Any] = yaml.resolver.Resolver.yaml_implicit_resolvers
+_FIRST_CHARS = frozenset(_IMPLICIT) if None not in _IMPLICIT else frozenset(map(chr, range(128)))
+_PLAIN_TAGS: dict[str, str] = {}  # the resolver's answers, as _MemoLoader keeps them
+_BOOLEANS = {"yes": True, "no": False, "true": True, "false": False, "on": True, "off": False}
+
+
+class _Declined(Exception):
+    """The text is not in the layout read_simple reads: the full parser decides."""
+
+
+def read_simple(text: str, name: str) -> Document | None:
+    """The Document parse_document makes of a file in the simple layout (what dump_yaml
+    writes, and most configuration files), data, lines and raw texts alike; None for any
+    other text, which only the full parser reads (and rejects, when it is malformed)."""
+    if not text.endswith("\n") or _NOT_SIMPLE.search(text):
+        return None  # what follows a line break, tabs, CR, non-ASCII: the full parser's
+    lines, numbers, indents = [], [], []
+    for number, line in enumerate(text.split("\n")[:-1], 1):
+        content = line.lstrip(" ")
+        if content and content[0] != "#":  # not a comment or blank line
+            lines.append(line)
+            numbers.append(number)
+            indents.append(len(line) - len(content))
+    if not lines or lines[0].startswith(("---", "...")):
+        return None
+    indents.append(-1)
+    doc = Document(name, {})
+    try:
+        reader = _SimpleReader(lines, numbers, indents, doc)
+        data = reader.mapping(0, ())
+    except _Declined:
+        return None
+    if reader.index != len(lines):
+        return None
+    doc.data = data
+    return doc
+
+
+class _SimpleReader:
+    """The content lines of one simple document (comments and blank lines left out),
+    read from the first on into `doc`."""
+
+    def __init__(
+        self, lines: list[str], numbers: list[int], indents: list[int], doc: Document
+    ) -> None:
+        self.lines = lines
+        self.numbers = numbers  # each line's number in the file
+        self.indents = indents  # each line's indent; -1 after the last line
+        self.doc = doc
+        self.index = 0
+
+    def mapping(self, indent: int, path: YamlPath) -> dict[str, Any]:
+        if len(path) > _MAX_DEPTH:
+            raise _Declined
+        out: dict[str, Any] = {}
+        while (at := self.indents[self.index]) >= indent:
+            line = self.lines[self.index]
+            match = _SIMPLE_ENTRY.fullmatch(line, indent) if at == indent else None
+            if match is None:  # deeper (a continued scalar), a sequence item, no entry
+                raise _Declined
+            key = match["key"] if match["key"] is not None else match["qkey"]
+            if key in out:
+                raise _Declined  # the full parser names the duplicate
+            where = (*path, key)
+            self.doc.lines[where] = self.numbers[self.index]
+            self.index += 1
+            following = self.indents[self.index]
+            if match.lastgroup not in ("key", "qkey"):  # `key: value`, not `key:`
+                out[key] = self.value(match, where)
+            elif following == indent and self.lines[self.index].startswith("- ", indent):
+                out[key] = self.sequence(indent, where)
+            elif following == indent + 2:
+                out[key] = self.mapping(indent + 2, where)
+            else:
+                raise _Declined  # an empty value (null), or a layout the reader leaves
+        return out
+
+    def sequence(self, indent: int, path: YamlPath) -> list[Any]:
+        if len(path) > _MAX_DEPTH:
+            raise _Declined
+        out: list[Any] = []
+        while self.indents[self.index] == indent and self.lines[self.index].startswith(
+            "- ", indent
+        ):
+            line = self.lines[self.index]
+            where = (*path, len(out))
+            item = _SIMPLE_ITEM.fullmatch(line, indent + 2)
+            if item is not None:
+                self.index += 1
+                out.append(self.value(item, where))
+            else:  # a mapping: its first entry on the item's line
+                self.lines[self.index] = " " * (indent + 2) + line[indent + 2 :]
+                self.indents[self.index] = indent + 2
+                out.append(self.mapping(indent + 2, where))
+        if self.indents[self.index] > indent:
+            raise _Declined
+        return out
+
+    def value(self, match: re.Match[str], path: YamlPath) -> Any:
+        """A value on one line: a scalar, `{}`, `[]` or a flow mapping of scalars."""
+        if match["empty"] is not None:
+            return {} if match["empty"] == "{}" else []
+        if match["flow"] is None:
+            return self.scalar(match, path)
+        flow, out, at, more = match["flow"], {}, 0, True
+        line = self.numbers[self.index - 1]
+        while more:
+            pair = _FLOW_PAIR.match(flow, at)
+            if pair is None:
+                raise _Declined  # also `{}` spelt `{ }`: left to the full parser
+            key = pair["key"] if pair["key"] is not None else pair["qkey"]
+            if key in out:
+                raise _Declined
+            self.doc.lines[(*path, key)] = line
+            out[key] = self.scalar(pair, (*path, key))
+            at, more = pair.end(), pair["more"] is not None
+        if at != len(flow):
+            raise _Declined
+        return out
+
+    def scalar(self, match: re.Match[str], path: YamlPath) -> Any:
+        """A scalar as the converter makes it: text, a boolean or a decimal number (the
+        last two with their text kept in `raw`)."""
+        if match["quoted"] is not None:
+            return match["quoted"]  # single-quoted without `''`: the text itself
+        if match["dquoted"] is not None:
+            return match["dquoted"]  # double-quoted without `\\`: the text itself
+        value: str = match["plain"]
+        if value[0] not in _FIRST_CHARS:
+            return value  # no implicit resolver starts with this character: text
+        tag = _PLAIN_TAGS.get(value)
+        if tag is None:
+            tag = _RESOLVER.resolve(_ScalarNode, value, (True, False))
+            if len(value) <= _MEMO_TEXT:
+                if len(_PLAIN_TAGS) >= _MEMO_SIZE:
+                    _PLAIN_TAGS.clear()
+                _PLAIN_TAGS[value] = tag
+        if tag == _STR:
+            return value
+        if tag == _CORE + "int" and _DECIMAL.fullmatch(value):
+            self.doc.raw[path] = value
+            return int(value)
+        if tag == _CORE + "bool":
+            self.doc.raw[path] = value
+            return _BOOLEANS[value.lower()]
+        raise _Declined  # null, a float, a timestamp or another form of number

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 from pydantic_core import ValidationError
 
 from secconf.core.errors import InputError
-from secconf.core.paths import PlaceholderError, Placement, Role, fill, resolve_in, shown_path
+from secconf.core.paths import PlaceholderError, Placement, Role, fill, resolved_text, shown_path
 from secconf.core.yamlio import MAX_FILE_BYTES, Document, load_document, parse_document
 from secconf.environment.models import (
     ENV_NAME_PATTERN,
@@ -409,8 +409,8 @@ def _roles(
         shown = fill(template, env=environment.name)
         at = environment.lines.get(setting) or Location(environment.file, None)
         try:
-            path = resolve_in(root, shown, cache)
-            if kind == "key file" and not os.path.exists(path) and os.path.islink(root / shown):
+            location = resolved_text(root, shown, cache)
+            if kind == "key file" and not os.path.exists(location) and os.path.islink(root / shown):
                 # A key file that links to nothing: creating a key there would write
                 # through the link, and stores written with the old key need that file.
                 raise InputError(
@@ -429,7 +429,7 @@ def _roles(
                 environment.name,
                 setting,
                 shown,
-                path,
+                location,
                 at.file,
                 at.line,
                 abstract=environment.abstract,

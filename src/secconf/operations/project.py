@@ -175,7 +175,7 @@ class Project:
         from secconf.core.files import remove_leftovers
 
         try:
-            beside = [role.path for role in self.placement.roles]
+            beside: list[str] = [role.location for role in self.placement.roles]
         except SecconfError:
             beside = []
         return remove_leftovers(self.root, beside)

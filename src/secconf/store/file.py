@@ -313,13 +313,19 @@ class FileStore:
         except OSError as exc:
             raise self._unreadable(exc) from None
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
                 raise StoreError(
                     f"cannot read the store {self.location}: it is not a regular file",
                     hint="a store is a file that secconf wrote; restore it from git",
                 )
+            limit = fmt.MAX_STORE_BYTES + 1
             with open(fd, "rb", closefd=False) as handle:
-                data = handle.read(fmt.MAX_STORE_BYTES + 1)
+                # As much as the file holds, and one byte more (a read of the limit
+                # would allocate it, 16 MiB per store); on, to the limit, if it grew.
+                data = handle.read(min(info.st_size + 1, limit))
+                if info.st_size < len(data) < limit:
+                    data += handle.read(limit - len(data))
         except OSError as exc:
             raise self._unreadable(exc) from None
         finally:
