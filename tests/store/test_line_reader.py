@@ -287,10 +287,14 @@ def test_every_edit_of_a_store_reads_as_yaml_reads_it_or_is_declined(
 def test_random_character_edits_read_as_yaml_reads_them_or_are_declined() -> None:
     rng = random.Random(7)
     for base in [generated_store(rng, "dev"), ENVIRONMENT]:
-        random_edits(rng, base)
+        accepted = random_edits(rng, base)
+        assert 0 < accepted < 3000  # both paths were taken
 
 
-def random_edits(rng: random.Random, base: str) -> None:
+def random_edits(rng: random.Random, base: str) -> int:
+    """3000 random edits of `base`, each read as YAML reads it or declined; how many the
+    line reader read."""
+    accepted = 0
     alphabet = " \t\n\r'\"#:-{}[],!&*|>%@?~=.+/0aZ_\\é\x00\x85"
     for _ in range(3000):
         chars = list(base)
@@ -303,7 +307,10 @@ def random_edits(rng: random.Random, base: str) -> None:
                 chars.insert(at, rng.choice(alphabet))
             else:
                 chars[at] = rng.choice(alphabet)
-        same_or_declined("".join(chars))
+        text = "".join(chars)
+        same_or_declined(text)
+        accepted += read_simple(text, "store") is not None
+    return accepted
 
 
 @pytest.mark.parametrize(

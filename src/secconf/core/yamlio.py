@@ -18,7 +18,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import yaml
 
@@ -38,19 +38,29 @@ class _MemoLoader(_Base):  # type: ignore[misc]
     else (the safe loader has no path resolvers), so the regexes run once per distinct
     scalar, not once per scalar of every file."""
 
-    _memo: ClassVar[dict[tuple[str, tuple[bool, bool]], str]] = {}
-
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        if kind is not yaml.ScalarNode or self.yaml_path_resolvers or len(value) > _MEMO_TEXT:
+        if kind is not yaml.ScalarNode or self.yaml_path_resolvers:
             return super().resolve(kind, value, implicit)
-        key = (value, implicit)
-        tag = self._memo.get(key)
-        if tag is None:
-            tag = super().resolve(kind, value, implicit)
-            if len(self._memo) >= _MEMO_SIZE:
-                self._memo.clear()
-            self._memo[key] = tag
-        return tag
+        return _scalar_tag(value, implicit)
+
+
+_RESOLVER: Any = yaml.resolver.Resolver()  # what the safe loader resolves scalars with
+_TAGS: dict[tuple[str, tuple[bool, bool]], str] = {}
+
+
+def _scalar_tag(value: str, implicit: tuple[bool, bool]) -> str:
+    """The implicit tag of a scalar (`implicit`: plain, and not plain): remembered for
+    texts of at most _MEMO_TEXT characters, at most _MEMO_SIZE of them."""
+    if len(value) > _MEMO_TEXT:
+        return str(_RESOLVER.resolve(yaml.ScalarNode, value, implicit))
+    key = (value, implicit)
+    tag = _TAGS.get(key)
+    if tag is None:
+        tag = str(_RESOLVER.resolve(yaml.ScalarNode, value, implicit))
+        if len(_TAGS) >= _MEMO_SIZE:
+            _TAGS.clear()
+        _TAGS[key] = tag
+    return tag
 
 
 _Loader: Any = _MemoLoader
@@ -405,14 +415,11 @@ _FLOW_PAIR = re.compile(rf"{_SIMPLE_KEY}: {_SIMPLE_SCALAR}(?P<more>, )?")
 _NOT_SIMPLE = re.compile(r"[^\n -~]")  # anything but printable ASCII and line feeds
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,15}")
 _MAX_DEPTH = 16
-# What the loader resolves a plain scalar with (its own resolve only adds a memo). The
-# resolver tries the patterns listed under the scalar's first character (and under None,
-# for every character; the safe loader lists none there).
-_RESOLVER: Any = yaml.resolver.Resolver()
+# The resolver tries the patterns listed under a scalar's first character (and under
+# None, for every character; the safe loader lists none there).
 _IMPLICIT: dict[Any, Any] = yaml.resolver.Resolver.yaml_implicit_resolvers
 _FIRST_CHARS = frozenset(_IMPLICIT) if None not in _IMPLICIT else frozenset(map(chr, range(128)))
-_PLAIN_TAGS: dict[str, str] = {}  # the resolver's answers, as _MemoLoader keeps them
-_BOOLEANS = {"yes": True, "no": False, "true": True, "false": False, "on": True, "off": False}
+_BOOLEANS: dict[str, bool] = yaml.constructor.SafeConstructor.bool_values  # as it reads them
 
 
 class _Declined(Exception):
@@ -539,13 +546,7 @@ class _SimpleReader:
         value: str = match["plain"]
         if value[0] not in _FIRST_CHARS:
             return value  # no implicit resolver starts with this character: text
-        tag = _PLAIN_TAGS.get(value)
-        if tag is None:
-            tag = _RESOLVER.resolve(_ScalarNode, value, (True, False))
-            if len(value) <= _MEMO_TEXT:
-                if len(_PLAIN_TAGS) >= _MEMO_SIZE:
-                    _PLAIN_TAGS.clear()
-                _PLAIN_TAGS[value] = tag
+        tag = _scalar_tag(value, (True, False))
         if tag == _STR:
             return value
         if tag == _CORE + "int" and _DECIMAL.fullmatch(value):
