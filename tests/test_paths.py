@@ -63,6 +63,25 @@ def test_fill_bounds_the_result_before_building_it() -> None:
     assert len(fill("x" * MAX_PATH_CHARS, env="dev")) == MAX_PATH_CHARS
 
 
+def test_settings_too_long_to_fill_are_not_remembered() -> None:
+    """Environment files may hold path settings of up to a MiB each: the templates kept
+    for the next environment are the short ones, so a pull request of many long settings
+    cannot fill memory."""
+    from secconf.core import paths
+
+    def lookups() -> int:
+        info = paths._cached_plan.cache_info()
+        return info.hits + info.misses
+
+    before = lookups()
+    for i in range(300):
+        with pytest.raises(InputError, match="over the limit"):
+            fill(f"{i}-" + "x" * MAX_PATH_CHARS + "{env}", env="dev")
+    assert lookups() == before  # never looked up, so never kept
+    assert fill("out/{env}.env", env="dev") == "out/dev.env"
+    assert lookups() == before + 1  # a short one is
+
+
 def test_a_format_spec_in_a_path_is_a_located_error_and_costs_nothing(tmp_path: Path) -> None:
     """`key_file: "{env:>1500000000}"` made validate --offline take 6 GB."""
     root = make_repo(tmp_path / "r", {"dev": DEV})

@@ -36,13 +36,11 @@ class PlaceholderError(InputError):
 def placeholder_names(template: str) -> list[str]:
     """The `{name}` placeholders of `template`; refuses format specs, conversions,
     attribute or index access, positional `{}` and unbalanced braces."""
-    return [name for _, name in _parsed(template) if name is not None]
+    return list(_plan(template)[1])
 
 
-@functools.lru_cache(maxsize=256)
 def _parsed(template: str) -> tuple[tuple[str, str | None], ...]:
-    """`template` as (literal text, placeholder name or None) pairs, checked. Cached:
-    a thousand environments fill the same few settings."""
+    """`template` as (literal text, placeholder name or None) pairs, checked."""
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError:
@@ -82,14 +80,24 @@ def fill(template: str, **values: str) -> str:
     return "".join(text + (values[n] if n is not None else "") for text, n in parsed)
 
 
-@functools.lru_cache(maxsize=256)
-def _plan(
-    template: str,
-) -> tuple[tuple[tuple[str, str | None], ...], tuple[str, ...], str]:
+_Plan = tuple[tuple[tuple[str, str | None], ...], tuple[str, ...], str]
+
+
+def _planned(template: str) -> _Plan:
     """`_parsed(template)`, its placeholder names in order, and its literal text."""
     parsed = _parsed(template)
     names = tuple(n for _, n in parsed if n is not None)
     return parsed, names, "".join(text for text, _ in parsed)
+
+
+_cached_plan = functools.lru_cache(maxsize=256)(_planned)
+
+
+def _plan(template: str) -> _Plan:
+    """_planned, remembered (a thousand environments fill the same few settings) for
+    templates of at most MAX_PATH_CHARS characters: a longer one, which a file may hold
+    but which never fills, is planned each time, so the cache stays small."""
+    return _cached_plan(template) if len(template) <= MAX_PATH_CHARS else _planned(template)
 
 
 def shown_path(root: Path | None, path: Path) -> str:
