@@ -33,6 +33,7 @@ class DeployArgs:
     target: str
     prune: bool
     parallel: int
+    processes: int | None
     context: str | None
     tls_skip_verify: bool
     fmt: str
@@ -40,7 +41,17 @@ class DeployArgs:
     all_: bool
 
 
-_SHARED = ("target", "prune", "parallel", "context", "tls_skip_verify", "fmt", "envs", "all_")
+_SHARED = (
+    "target",
+    "prune",
+    "parallel",
+    "processes",
+    "context",
+    "tls_skip_verify",
+    "fmt",
+    "envs",
+    "all_",
+)
 
 
 def deploy_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -80,7 +91,15 @@ def deploy_options(func: Callable[..., Any]) -> Callable[..., Any]:
             type=click.IntRange(1, 64),
             default=4,
             show_default=True,
-            help="Environments handled at once.",
+            help="Environments handled at once (per process).",
+        ),
+        click.option(
+            "--processes",
+            type=click.IntRange(1, 16),
+            help="Processes that plan the environments (Linux; Vault): each reads its "
+            "share, and only plans in sync come back, the rest are planned again in the "
+            "main process. Default: one per CPU, at most 4, each with 25 environments or "
+            "more; 1: the main process only.",
         ),
         click.option(
             "--context", metavar="NAME", help="Kubernetes context (default: the kubeconfig's)."
@@ -112,7 +131,7 @@ def deploy_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return decorated
 
 
-def _target(args: DeployArgs) -> DeployTarget:
+def _target(args: DeployArgs, notify: Callable[[str], None] = notice) -> DeployTarget:
     from secconf.deploy.base import DeployOptions
     from secconf.operations.deploy import deploy_target
 
@@ -124,7 +143,7 @@ def _target(args: DeployArgs) -> DeployTarget:
         context=args.context,
         skip_tls_verify=args.tls_skip_verify,
         on_retry=on_retry,
-        notify=notice,
+        notify=notify,
     )
     return deploy_target(args.target, options)
 
@@ -132,11 +151,18 @@ def _target(args: DeployArgs) -> DeployTarget:
 def _plans(
     ctx: click.Context, args: DeployArgs, *, generate: bool
 ) -> tuple[DeployTarget, list[Outcome]]:
-    from secconf.operations.deploy import plan_environments
+    from secconf.operations.deploy import plan_environments, plan_processes
 
     project = open_project(ctx, writing=generate)
     environments = selected(project, args.envs, args.all_)
-    target = _target(args)
+    said: set[str] = set()
+
+    def once(message: str) -> None:  # worker processes may say what this one said
+        if message not in said:
+            said.add(message)
+            notice(message)
+
+    target = _target(args, once)
     with _Progress(len(environments), "planning") as progress:
         outcomes = plan_environments(
             project,
@@ -145,8 +171,9 @@ def _plans(
             prune=args.prune,
             generate=generate,
             parallel=args.parallel,
-            notify=notice,
+            notify=once,
             done=progress.advance,
+            processes=plan_processes(len(environments), args.processes, target),
         )
     return target, outcomes
 

@@ -190,3 +190,16 @@ class DeployTarget(Protocol):
     def apply(self, plan: Plan) -> ApplyResult:
         """Perform exactly the writes of `plan` (none when it is in sync)."""
         ...
+
+
+class ForkableTarget(DeployTarget, Protocol):
+    """A target that may plan in forked worker processes (secconf.operations.deploy):
+    one that says so with `forkable = True` and has `forked`. Optional: an adapter
+    without them plans in one process."""
+
+    forkable: bool
+
+    def forked(self, notify: Callable[[str], None]) -> None:
+        """In a forked worker process: forget the connections of the process it was forked
+        from (a kept-alive connection must not be shared), and tell `notify` the notices."""
+        ...

@@ -102,6 +102,9 @@ class KubernetesDeploy:
     """The `kubernetes` deploy target, through the official client."""
 
     name = "kubernetes"
+    # Planned in one process (no `forked`): its ApiClient's pool is made before the
+    # plans, and a forked copy of it has not been shown safe.
+    forkable = False
 
     def __init__(
         self,

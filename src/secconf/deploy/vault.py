@@ -6,6 +6,7 @@ as it wrote it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -81,6 +82,7 @@ class VaultDeploy:
     """The `vault` deploy target: the environment's KV v2 secret at its mount and path."""
 
     name = "vault"
+    forkable = True  # its clients are made per thread, when first needed
 
     def __init__(
         self, options: DeployOptions | None = None, *, client_factory: ClientFactory = make_client
@@ -107,6 +109,13 @@ class VaultDeploy:
         self._notify(f"warning: TLS certificates of Vault are NOT verified ({why})")
         # Said once above; urllib3 would repeat it for every request.
         warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
+
+    def forked(self, notify: Callable[[str], None]) -> None:
+        """In a forked worker: new clients (none shared with the parent), new locks (one
+        held by a thread of the parent at the fork stays held), notices to `notify`."""
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self.options = dataclasses.replace(self.options, notify=notify)
 
     def _notify(self, message: str) -> None:
         if self.options.notify is not None:

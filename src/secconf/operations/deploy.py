@@ -9,13 +9,17 @@ the others. Keys generated for a plan are stored right before apply writes anyth
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
+import os
+import sys
+import typing
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from secconf.core.errors import DeployError, InputError, SecconfError
 from secconf.deploy.base import ApplyResult, Delivery, DeployOptions, DeployTarget, Plan
@@ -23,6 +27,7 @@ from secconf.environment.loader import Environment
 from secconf.operations.project import Project
 
 if TYPE_CHECKING:
+    from secconf.deploy.base import ForkableTarget
     from secconf.operations.prepare import Prepared
     from secconf.render.registry import RenderTarget
     from secconf.render.templating import Templates
@@ -41,6 +46,10 @@ class Outcome:
     # What the plan was made from: its keys generated in memory are stored right
     # before apply writes anything (plan and check never store them).
     prepared: Prepared | None = field(default=None, repr=False)
+
+
+_Tell = Callable[[str, str], None]  # a notice about an environment: its name, the text
+_Finish = Callable[[Outcome], None] | None  # told of each outcome as it is final
 
 
 def deployable() -> list[str]:
@@ -78,43 +87,195 @@ def plan_environments(
     notify: Callable[[str], None],
     done: Callable[[Outcome], None] | None = None,
     templates_dir: Path | None = None,
+    processes: int = 1,
 ) -> list[Outcome]:
     """Prepare, render and plan every environment concurrently; errors stay with their
     environment. What is planned is what `render --target` writes from the templates
-    (`templates_dir`, else the repository's)."""
+    (`templates_dir`, else the repository's). With `processes` > 1 (see plan_processes),
+    that many processes share the environments (_planned_in_workers)."""
     from secconf.core.paths import TEMPLATES_DIR
     from secconf.operations.prepare import prepare
     from secconf.render.registry import get
     from secconf.render.templating import Templates
 
-    # Loaded once, before the threads share them.
+    # Loaded once, before the threads (and the worker processes) share them.
     _ = project.schema
     renderer = get(target.name)
     templates = Templates(templates_dir or project.root / TEMPLATES_DIR)
 
-    def finish(outcome: Outcome) -> Outcome:
-        if done is not None:
-            done(outcome)
-        return outcome
+    def planner(tell: _Tell, finish: _Finish) -> Callable[[Sequence[Environment]], list[Outcome]]:
+        def told(outcome: Outcome) -> Outcome:
+            if finish is not None:
+                finish(outcome)
+            return outcome
 
-    def rendered(environment: Environment) -> Outcome | Callable[[], Outcome]:
-        try:
-            prepared = prepare(project, environment, notify=notify, generate=generate)
-            delivery = _delivery(prepared, renderer, templates)
-        except SecconfError as exc:
-            return finish(Outcome(environment.name, error=exc))
-        return functools.partial(planned, environment, prepared, delivery)
+        def rendered(environment: Environment) -> Outcome | Callable[[], Outcome]:
+            try:
+                said = functools.partial(tell, environment.name)
+                prepared = prepare(project, environment, notify=said, generate=generate)
+                delivery = _delivery(prepared, renderer, templates)
+            except SecconfError as exc:
+                return told(Outcome(environment.name, error=exc))
+            return functools.partial(planned, environment, prepared, delivery)
 
-    def planned(environment: Environment, prepared: Prepared, delivery: Delivery) -> Outcome:
-        try:
-            plan = target.plan(delivery, prune=prune)
-            return finish(Outcome(environment.name, plan=plan, prepared=prepared))
-        except SecconfError as exc:
-            return finish(Outcome(environment.name, error=exc))
+        def planned(environment: Environment, prepared: Prepared, delivery: Delivery) -> Outcome:
+            try:
+                plan = target.plan(delivery, prune=prune)
+                return told(Outcome(environment.name, plan=plan, prepared=prepared))
+            except SecconfError as exc:
+                return told(Outcome(environment.name, error=exc))
 
-    # Rendering is CPU work, reading the target mostly waiting: the calling thread
-    # renders, in order, while the pool reads the target for those already rendered.
-    return _run(rendered, environments, parallel)
+        # Rendering is CPU work, reading the target mostly waiting: the calling thread
+        # renders, in order, while the pool reads the target for those already rendered.
+        return lambda items: _run(rendered, items, parallel)
+
+    if processes > 1 and len(environments) > 1:
+        return _planned_in_workers(environments, processes, planner, target, notify, done)
+    return planner(lambda _name, message: notify(message), done)(environments)
+
+
+# -- worker processes --------------------------------------------------------------------
+
+MIN_SHARE = 25  # by default, each process plans at least this many environments
+MAX_PROCESSES = 4  # by default, at most this many processes (one per CPU below it)
+WORKER_BATCH = 16  # a worker plans this many at a time, and stops when most come back
+
+
+def plan_processes(count: int, requested: int | None, target: DeployTarget) -> int:
+    """How many processes plan `count` environments: `requested`, else one per CPU (at
+    most MAX_PROCESSES, none with fewer than MIN_SHARE environments); 1 where a worker
+    cannot be forked safely (Linux only: elsewhere forking a running interpreter is not
+    safe) or the target cannot plan in one (ForkableTarget)."""
+    if not getattr(target, "forkable", False) or not sys.platform.startswith("linux"):
+        return 1
+    if requested is not None:
+        return max(1, min(requested, count))
+    return max(1, min(os.cpu_count() or 1, MAX_PROCESSES, count // MIN_SHARE))
+
+
+# What a worker sends for an environment of its share: the plan (without the values apply
+# would write) and the notices its planning gave; or None: plan it here.
+_WorkerResult = tuple[Plan, list[str]] | None
+_Planner = Callable[[_Tell, _Finish], Callable[[Sequence[Environment]], list[Outcome]]]
+
+
+def _planned_in_workers(
+    environments: Sequence[Environment],
+    processes: int,
+    planner: _Planner,
+    target: DeployTarget,
+    notify: Callable[[str], None],
+    done: _Finish,
+) -> list[Outcome]:
+    """Plan with `processes` processes: this one plans the first share; forked workers
+    (copies of this process: the project already loaded) plan the others, each with its
+    own connections, and send back over a pipe only what is safe to: the plan of an
+    environment in sync (its keys by fingerprint) and its notices. The environments a
+    worker finds out of sync, with keys to generate or with an error, and those it did
+    not plan (it stops once most of a batch come back; it failed), are planned again
+    here: what apply writes, the keys it stores and the errors it reports are this
+    process's own, and no value or key leaves a process. So the common run (nothing
+    changed: a CI re-apply, `check`) is planned once, on every CPU, and a first apply
+    reads at most WORKER_BATCH environments per worker twice."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    size = -(-len(environments) // processes)
+    shares = [environments[i : i + size] for i in range(0, len(environments), size)]
+    workers = []
+    for share in shares[1:]:
+        receiver, sender = context.Pipe(duplex=False)
+        worker = context.Process(target=_worker, args=(planner, share, target, sender))
+        worker.daemon = True  # never outlives this process
+        worker.start()
+        sender.close()
+        workers.append((share, receiver, worker))
+    here = planner(lambda _name, message: notify(message), done)
+    outcomes = here(shares[0])
+    told: set[str] = set()
+    for share, receiver, worker in workers:
+        results, notices = _received(receiver)
+        worker.join()
+        replanned = iter(here([e for e in share if results.get(e.name) is None]))
+        for environment in share:
+            result = results.get(environment.name)
+            if result is None:
+                outcomes.append(next(replanned))
+                continue
+            plan, said = result
+            for message in said:
+                notify(message)
+            outcome = Outcome(environment.name, plan=plan)
+            if done is not None:
+                done(outcome)
+            outcomes.append(outcome)
+        for message in notices:  # the target's own (where the token goes...): once
+            if message not in told:
+                told.add(message)
+                notify(message)
+    return outcomes
+
+
+def _received(receiver: Any) -> tuple[dict[str, _WorkerResult], list[str]]:
+    """What a worker sent: its result for each environment it planned and the target's
+    notices; nothing from a worker that died or failed."""
+    try:
+        results, notices = receiver.recv()
+        return dict(results), list(notices)
+    except (EOFError, OSError, ValueError, TypeError):
+        return {}, []
+    finally:
+        receiver.close()
+
+
+def _worker(
+    planner: _Planner, share: Sequence[Environment], target: DeployTarget, sender: Any
+) -> None:
+    """In a forked worker: plan `share` as this process would, WORKER_BATCH at a time,
+    and send the result of each environment planned (see _WorkerResult) and the
+    target's notices, once at the end: a pipe holds 64 KiB, and a worker that waited
+    for its parent to read would not plan meanwhile. It stops after a batch of which
+    most would be planned again (a first apply). Nothing is printed here."""
+    import threading
+
+    lock = threading.Lock()  # the pool's threads finish environments
+    notices: list[str] = []
+    said: dict[str, list[str]] = {}
+    results: list[tuple[str, _WorkerResult]] = []
+    typing.cast("ForkableTarget", target).forked(notices.append)
+
+    def tell(name: str, message: str) -> None:
+        said.setdefault(name, []).append(message)
+
+    def finish(outcome: Outcome) -> None:
+        result = _shareable(outcome, said.pop(outcome.environment, []))
+        with lock:
+            results.append((outcome.environment, result))
+
+    plan = planner(tell, finish)
+    try:
+        for start in range(0, len(share), WORKER_BATCH):
+            batch = share[start : start + WORKER_BATCH]
+            before = len(results)
+            plan(batch)
+            if 2 * sum(r is not None for _, r in results[before:]) < len(batch):
+                break
+        sender.send((results, notices))
+    except Exception:  # noqa: S110 - the parent plans whatever was not sent
+        pass
+    finally:
+        sender.close()
+
+
+def _shareable(outcome: Outcome, notices: list[str]) -> _WorkerResult:
+    """What a worker may send of an outcome: a plan in sync (no value to write, no key
+    generated, no error), without its state; else None."""
+    plan = outcome.plan
+    if outcome.error is not None or plan is None or not plan.in_sync:
+        return None
+    if outcome.prepared is not None and outcome.prepared.pending:
+        return None
+    return dataclasses.replace(plan, state=None), notices
 
 
 def _delivery(prepared: Prepared, renderer: RenderTarget, templates: Templates) -> Delivery:
