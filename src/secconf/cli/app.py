@@ -20,6 +20,8 @@ from secconf import __version__
 from secconf.core import redact
 from secconf.core.errors import ExitCode, SecconfError
 
+GC_YOUNG_THRESHOLD = 10_000  # allocations between young collections while a command runs
+
 # name -> (module, attribute, one-line help shown by `secconf --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "init": ("secconf.cli.init", "init", "Start a config repo from the bundled example."),
@@ -74,6 +76,11 @@ class LazyGroup(click.Group):
             # Start-up is over (see secconf.cli.console_main): what exists now lives
             # until exit, so it is frozen out of every later collection.
             gc.freeze()
+            # A command keeps what it reads (every environment's records, stores and
+            # outputs) until it exits: at Python's default (a young collection every 700
+            # allocations) `render --all` of 1,000 environments ran 393 young, 36 middle
+            # and 3 full collections, 0.25 s of its 2 s; at 10,000, 31 and 3 (0.12 s).
+            gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
             gc.enable()
         return command
 
