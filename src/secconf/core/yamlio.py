@@ -14,7 +14,6 @@ print, compare or encode.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,31 +116,42 @@ class Document:
         )
 
 
-def read_text(path: Path, *, limit: int = MAX_FILE_BYTES) -> str:
-    """Read a UTF-8 file of at most `limit` bytes, or raise InputError saying why not."""
+def read_text(path: Path, *, limit: int = MAX_FILE_BYTES, display: str | None = None) -> str:
+    """Read a UTF-8 file of at most `limit` bytes, or raise InputError (naming the file
+    as `display`, else its path) saying why not. Only a regular file is read, and never
+    more than the limit (secconf.core.bounded): a path in a pull request may be a link
+    to /dev/zero."""
+    from secconf.core.bounded import NotRegularFile, read_regular
+
+    shown = display or str(path)
     try:
-        size = os.stat(path).st_size
-        if size > limit:
-            raise InputError(
-                f"file is {size} bytes, over the {limit}-byte limit",
-                file=str(path),
-                hint="configuration files are small; is this the right file?",
-            )
-        data = path.read_bytes()
+        data = read_regular(path, limit)
+    except NotRegularFile:
+        raise InputError(
+            "not a regular file (a directory, device, FIFO or socket)",
+            file=shown,
+            hint="a configuration file is a file; is this the right path?",
+        ) from None
     except OSError as exc:
-        raise InputError(f"cannot read file: {exc.strerror}", file=str(path)) from exc
+        raise InputError(f"cannot read file: {exc.strerror}", file=shown) from exc
+    if len(data) > limit:
+        raise InputError(
+            f"file is over the {limit}-byte limit",
+            file=shown,
+            hint="configuration files are small; is this the right file?",
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(
-            f"not valid UTF-8 (byte {exc.start})", file=str(path), hint="save the file as UTF-8"
+            f"not valid UTF-8 (byte {exc.start})", file=shown, hint="save the file as UTF-8"
         ) from exc
 
 
 def load_document(path: Path, *, display: str | None = None) -> Document:
     """Parse one YAML file whose top level must be a mapping."""
     name = display or str(path)
-    text = read_text(path)
+    text = read_text(path, display=name)
     return parse_document(text, name)
 
 

@@ -274,11 +274,11 @@ def _with_recipient(project: Project, environment: Environment, public: str) -> 
     """The environment file's text with an age `store:` block naming `public`, when it has
     no `store:` of its own yet; (text, whether it changed)."""
     from secconf.core.errors import InputError
-    from secconf.core.yamlio import parse_document
+    from secconf.core.yamlio import parse_document, read_text
     from secconf.store.backends.file import file_settings, uses_file_store
 
     path = project.root / "environments" / f"{environment.name}.yaml"
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path)
     data = parse_document(text, str(path)).data if text.strip() else {}
     if uses_file_store(environment) and file_settings(environment).encryption == "age":
         return text, False  # recipients are the file's and recipients.yaml's to say

@@ -67,11 +67,59 @@ def _to_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False)
 
 
+MAX_TEMPLATE_BYTES = 1 << 20  # as any configuration file (secconf.core.yamlio)
+
+
+def _bounded_loader(search: list[str]) -> Any:
+    """Jinja's FileSystemLoader, but a template is read as every file a pull request
+    chose (secconf.core.bounded): at most MAX_TEMPLATE_BYTES, a larger one (a link to a
+    big file of the machine) is an error, not gigabytes in memory."""
+    import os
+    import posixpath
+
+    from jinja2 import FileSystemLoader, TemplateNotFound
+    from jinja2.loaders import split_template_path
+
+    from secconf.core.bounded import read_regular
+
+    class BoundedLoader(FileSystemLoader):
+        def get_source(self, environment: Any, template: str) -> Any:
+            pieces = split_template_path(template)  # no `..`: as Jinja's own
+            for searchpath in self.searchpath:
+                filename = posixpath.join(searchpath, *pieces)
+                if os.path.isfile(filename):  # the first regular file: as Jinja's own
+                    break
+            else:
+                raise TemplateNotFound(template)
+            try:
+                data = read_regular(filename, MAX_TEMPLATE_BYTES)
+                mtime = os.path.getmtime(filename)
+                text = data.decode(self.encoding)
+            except (OSError, UnicodeDecodeError) as exc:
+                why = getattr(exc, "strerror", None) or type(exc).__name__
+                raise RenderError(
+                    f"the template cannot be read: {why}", file=f"templates/{template}"
+                ) from None
+            if len(data) > MAX_TEMPLATE_BYTES:
+                raise RenderError(
+                    f"the template is over the {MAX_TEMPLATE_BYTES}-byte limit",
+                    file=f"templates/{template}",
+                    hint="a template is small; is this the right file?",
+                )
+            return (
+                text,
+                os.path.normpath(filename),
+                lambda: os.path.isfile(filename) and os.path.getmtime(filename) == mtime,
+            )
+
+    return BoundedLoader(search)
+
+
 class Templates:
     """The templates of a config repo (`templates/`), falling back to the bundled ones."""
 
     def __init__(self, directory: Path | None) -> None:
-        from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined
+        from jinja2 import ChoiceLoader, StrictUndefined
         from jinja2.sandbox import ImmutableSandboxedEnvironment
 
         search = [str(BUNDLED_TEMPLATES)]
@@ -79,7 +127,7 @@ class Templates:
             search.insert(0, str(directory))
         self.directory = directory
         self.env = ImmutableSandboxedEnvironment(
-            loader=ChoiceLoader([FileSystemLoader(search)]),
+            loader=ChoiceLoader([_bounded_loader(search)]),
             undefined=StrictUndefined,
             autoescape=False,
             trim_blocks=True,
@@ -139,6 +187,8 @@ class Templates:
                 file=f"templates/{name}",
                 line=_template_line(name),
             ) from None
+        except RenderError:  # the loader's: a template that cannot be read, located
+            raise
         except (TemplateError, Exception) as exc:
             # A template is user input: whatever it raises (a division by zero, a range
             # the sandbox finds too large, endless recursion) is the user's to fix.

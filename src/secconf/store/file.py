@@ -303,33 +303,19 @@ class FileStore:
     def _read_bytes(self) -> bytes | None:
         """The store file's bytes (None: there is none), refusing what is no regular
         file or larger than any store: a pull request chooses what lies at that path."""
-        import os
-        import stat
+        from secconf.core.bounded import NotRegularFile, read_regular
 
         try:
-            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+            data = read_regular(self.path, fmt.MAX_STORE_BYTES)
         except FileNotFoundError:
             return None
+        except NotRegularFile:
+            raise StoreError(
+                f"cannot read the store {self.location}: it is not a regular file",
+                hint="a store is a file that secconf wrote; restore it from git",
+            ) from None
         except OSError as exc:
             raise self._unreadable(exc) from None
-        try:
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode):
-                raise StoreError(
-                    f"cannot read the store {self.location}: it is not a regular file",
-                    hint="a store is a file that secconf wrote; restore it from git",
-                )
-            limit = fmt.MAX_STORE_BYTES + 1
-            with open(fd, "rb", closefd=False) as handle:
-                # As much as the file holds, and one byte more (a read of the limit
-                # would allocate it, 16 MiB per store); on, to the limit, if it grew.
-                data = handle.read(min(info.st_size + 1, limit))
-                if info.st_size < len(data) < limit:
-                    data += handle.read(limit - len(data))
-        except OSError as exc:
-            raise self._unreadable(exc) from None
-        finally:
-            os.close(fd)
         if len(data) > fmt.MAX_STORE_BYTES:
             raise fmt.integrity(f"{self.location} is larger than any store secconf writes")
         return data

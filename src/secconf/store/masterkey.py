@@ -94,11 +94,16 @@ def find_master_key(
     return None if text is None else parse_key(text, str(key_file))
 
 
+MAX_KEY_FILE_BYTES = 4096  # a key file holds 45 bytes; anything much larger is not one
+
+
 def _read_key_file(key_file: Path) -> str | None:
     """The key file's text; None when there is none. A link to nothing is an error, not
     "no key": creating a key there would write through the link, or fail."""
+    from secconf.core.bounded import read_regular
+
     try:
-        return key_file.read_text(encoding="ascii")
+        data = read_regular(key_file, MAX_KEY_FILE_BYTES)
     except FileNotFoundError:
         if not key_file.is_symlink():
             return None
@@ -108,8 +113,22 @@ def _read_key_file(key_file: Path) -> str | None:
             hint="restore the file it points to (stores written with that key need it), "
             "or remove the link",
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise StoreError(f"cannot read the master key file {key_file}: {exc}") from None
+    except OSError as exc:  # NotRegularFile too: a directory, /dev/zero, a FIFO
+        why = exc.strerror or type(exc).__name__
+        raise StoreError(f"cannot read the master key file {key_file}: {why}") from None
+    if len(data) > MAX_KEY_FILE_BYTES:
+        raise StoreError(
+            f"cannot read the master key file {key_file}: it is larger than a key file "
+            f"({MAX_KEY_FILE_BYTES} bytes at most)",
+            hint="a key file holds one line: the base64 of 32 random bytes",
+        )
+    try:
+        return data.decode("ascii")
+    except UnicodeDecodeError:
+        raise StoreError(
+            f"cannot read the master key file {key_file}: it is not ASCII text",
+            hint="a key file holds one line: the base64 of 32 random bytes",
+        ) from None
 
 
 def create_key_file(key_file: Path, root: Path | None = None) -> tuple[MasterKey, bool]:
