@@ -39,7 +39,7 @@ SIZES = {"full": 200, "quick": 20}
 # Processes that plan (the default on a 2-CPU machine; explicit, so that the requests of
 # the first apply are known on any machine: the worker's share is planned again).
 PROCESSES = 2
-WORKER_BATCH = 16  # a worker that finds a batch out of sync stops (see secconf.operations.deploy)
+WORKER_BATCH = 8  # a worker that finds a batch out of sync stops (see secconf.operations.deploy)
 KINDS = ("read", "read_404", "data_write", "metadata_write", "other", "failed")
 
 # --------------------------------------------------------------------------- the server

@@ -357,6 +357,10 @@ class _Progress:
                 transient=True,
                 redirect_stdout=False,
                 redirect_stderr=False,
+                # Redrawn at each advance, by no thread of its own: planning forks worker
+                # processes, and a thread writing to stderr at the fork would leave them
+                # its lock held.
+                auto_refresh=False,
             )
             self.bar.start()
             self.task = self.bar.add_task(self.label, total=self.total)
@@ -366,6 +370,7 @@ class _Progress:
         """One environment is done."""
         if self.bar is not None:
             self.bar.advance(self.task)
+            self.bar.refresh()
         elif self.total > 1:
             state = "failed" if outcome.error else "done"
             click.echo(f"{outcome.environment}: {self.label} {state}", err=True)

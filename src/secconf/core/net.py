@@ -18,6 +18,7 @@ import contextlib
 import functools
 import heapq
 import itertools
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -144,6 +145,19 @@ class _Watchdog:
 
 
 _watchdog = _Watchdog()
+
+
+def _after_fork_in_child() -> None:
+    """A forked process (a planning worker, secconf.operations.deploy) has no watchdog
+    thread, only the parent's record of one, and the parent's scopes: it starts afresh,
+    or no deadline would ever fire in it."""
+    global _watchdog, _local
+    _watchdog = _Watchdog()
+    _local = threading.local()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _scopes() -> list[_Scope]:

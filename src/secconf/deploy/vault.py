@@ -112,10 +112,12 @@ class VaultDeploy:
 
     def forked(self, notify: Callable[[str], None]) -> None:
         """In a forked worker: new clients (none shared with the parent), new locks (one
-        held by a thread of the parent at the fork stays held), notices to `notify`."""
+        held by a thread of the parent at the fork stays held), notices to `notify`, and
+        retries unannounced (a worker prints nothing; an environment whose retries ran
+        out is planned again by the parent, which says so)."""
         self._local = threading.local()
         self._lock = threading.Lock()
-        self.options = dataclasses.replace(self.options, notify=notify)
+        self.options = dataclasses.replace(self.options, notify=notify, on_retry=None)
 
     def _notify(self, message: str) -> None:
         if self.options.notify is not None:

@@ -103,7 +103,7 @@ def plan_environments(
     renderer = get(target.name)
     templates = Templates(templates_dir or project.root / TEMPLATES_DIR)
 
-    def planner(tell: _Tell, finish: _Finish) -> Callable[[Sequence[Environment]], list[Outcome]]:
+    def planner(tell: _Tell, finish: _Finish) -> _Plan:
         def told(outcome: Outcome) -> Outcome:
             if finish is not None:
                 finish(outcome)
@@ -127,18 +127,21 @@ def plan_environments(
 
         # Rendering is CPU work, reading the target mostly waiting: the calling thread
         # renders, in order, while the pool reads the target for those already rendered.
-        return lambda items: _run(rendered, items, parallel)
+        def plan(items: Sequence[Environment], pool: ThreadPoolExecutor | None) -> list[Outcome]:
+            return _run(rendered, items, parallel, pool)
+
+        return plan
 
     if processes > 1 and len(environments) > 1:
-        return _planned_in_workers(environments, processes, planner, target, notify, done)
-    return planner(lambda _name, message: notify(message), done)(environments)
+        return _planned_in_workers(environments, processes, parallel, planner, target, notify, done)
+    return planner(lambda _name, message: notify(message), done)(environments, None)
 
 
 # -- worker processes --------------------------------------------------------------------
 
 MIN_SHARE = 25  # by default, each process plans at least this many environments
 MAX_PROCESSES = 4  # by default, at most this many processes (one per CPU below it)
-WORKER_BATCH = 16  # a worker plans this many at a time, and stops when most come back
+WORKER_BATCH = 8  # a worker plans this many at a time, and stops when most come back
 
 
 def plan_processes(count: int, requested: int | None, target: DeployTarget) -> int:
@@ -156,12 +159,14 @@ def plan_processes(count: int, requested: int | None, target: DeployTarget) -> i
 # What a worker sends for an environment of its share: the plan (without the values apply
 # would write) and the notices its planning gave; or None: plan it here.
 _WorkerResult = tuple[Plan, list[str]] | None
-_Planner = Callable[[_Tell, _Finish], Callable[[Sequence[Environment]], list[Outcome]]]
+_Plan = Callable[[Sequence[Environment], ThreadPoolExecutor | None], list[Outcome]]
+_Planner = Callable[[_Tell, _Finish], _Plan]
 
 
 def _planned_in_workers(
     environments: Sequence[Environment],
     processes: int,
+    parallel: int,
     planner: _Planner,
     target: DeployTarget,
     notify: Callable[[str], None],
@@ -170,101 +175,203 @@ def _planned_in_workers(
     """Plan with `processes` processes: this one plans the first share; forked workers
     (copies of this process: the project already loaded) plan the others, each with its
     own connections, and send back over a pipe only what is safe to: the plan of an
-    environment in sync (its keys by fingerprint) and its notices. The environments a
-    worker finds out of sync, with keys to generate or with an error, and those it did
-    not plan (it stops once most of a batch come back; it failed), are planned again
-    here: what apply writes, the keys it stores and the errors it reports are this
-    process's own, and no value or key leaves a process. So the common run (nothing
-    changed: a CI re-apply, `check`) is planned once, on every CPU, and a first apply
-    reads at most WORKER_BATCH environments per worker twice."""
+    environment in sync (its keys by fingerprint) and its notices. Once done with its
+    own share, this process takes the workers' last environments that they have not
+    begun (_Claims), so no process waits for another. The environments a worker finds
+    out of sync, with keys to generate or with an error, and any it did not plan (it
+    died, failed), are planned again here: what apply writes, the keys it stores and
+    the errors it reports are this process's own, and no value or key leaves a process.
+    So the common run (nothing changed: a CI re-apply, `check`) is planned once, on
+    every CPU; a worker that finds a batch mostly out of sync (a first apply) stops, so
+    at most WORKER_BATCH environments per worker are read twice. Workers are forked
+    before this process starts a thread of its own; any left (an error here) are ended."""
+    import gc
     import multiprocessing
 
     context = multiprocessing.get_context("fork")
     size = -(-len(environments) // processes)
     shares = [environments[i : i + size] for i in range(0, len(environments), size)]
-    workers = []
-    for share in shares[1:]:
-        receiver, sender = context.Pipe(duplex=False)
-        worker = context.Process(target=_worker, args=(planner, share, target, sender))
-        worker.daemon = True  # never outlives this process
-        worker.start()
-        sender.close()
-        workers.append((share, receiver, worker))
+    workers: list[tuple[Sequence[Environment], _Claims, Any, Any]] = []
+    # What exists now is frozen out of the workers' collections, which would otherwise
+    # scan, and so copy, every page they share with this process (the gc.freeze advice);
+    # unfrozen here after the fork, unless this process had frozen objects already (a
+    # command: its start-up), which then stay frozen with the rest until it exits.
+    frozen = gc.get_freeze_count()
+    gc.freeze()
+    try:
+        for share in shares[1:]:
+            claims = _Claims(context, len(share))
+            receiver, sender = context.Pipe(duplex=False)
+            worker = context.Process(
+                target=_worker, args=(planner, share, claims, target, sender, parallel)
+            )
+            worker.daemon = True  # never outlives this process
+            worker.start()
+            sender.close()
+            workers.append((share, claims, receiver, worker))
+    finally:
+        if not frozen:
+            gc.unfreeze()
     here = planner(lambda _name, message: notify(message), done)
-    outcomes = here(shares[0])
     told: set[str] = set()
-    for share, receiver, worker in workers:
-        results, notices = _received(receiver)
-        worker.join()
-        replanned = iter(here([e for e in share if results.get(e.name) is None]))
-        for environment in share:
-            result = results.get(environment.name)
-            if result is None:
-                outcomes.append(next(replanned))
-                continue
-            plan, said = result
-            for message in said:
-                notify(message)
-            outcome = Outcome(environment.name, plan=plan)
-            if done is not None:
-                done(outcome)
-            outcomes.append(outcome)
-        for message in notices:  # the target's own (where the token goes...): once
-            if message not in told:
-                told.add(message)
-                notify(message)
+    try:
+        with _pool(parallel) as pool:
+            outcomes = here(shares[0], pool)
+            for share, claims, receiver, worker in workers:
+                taken: dict[str, Outcome] = {}
+                while (part := claims.back(STEAL_BATCH)) is not None:
+                    stolen = here(share[part[0] : part[1]], pool)
+                    taken.update((o.environment, o) for o in stolen)
+                results, notices = _received(receiver, worker)
+                again = [e for e in share if results.get(e.name) is None and e.name not in taken]
+                taken.update((o.environment, o) for o in here(again, pool))
+                for environment in share:
+                    result = results.get(environment.name)
+                    if result is None:
+                        outcomes.append(taken[environment.name])
+                        continue
+                    plan, said = result
+                    for message in said:
+                        notify(message)
+                    outcome = Outcome(environment.name, plan=plan)
+                    if done is not None:
+                        done(outcome)
+                    outcomes.append(outcome)
+                for message in notices:  # the target's own (where the token goes): once
+                    if message not in told:
+                        told.add(message)
+                        notify(message)
+    finally:
+        for _, _, receiver, worker in workers:
+            receiver.close()
+            if worker.is_alive():
+                worker.terminate()
+            worker.join()
     return outcomes
 
 
-def _received(receiver: Any) -> tuple[dict[str, _WorkerResult], list[str]]:
-    """What a worker sent: its result for each environment it planned and the target's
-    notices; nothing from a worker that died or failed."""
+def _pool(parallel: int) -> Any:
+    """One pool of `parallel` threads for every batch of a process (a thread keeps its
+    connections: a pool per batch would connect again), or none for one at a time."""
+    import contextlib
+
+    if parallel <= 1:
+        return contextlib.nullcontext(None)
+    return ThreadPoolExecutor(max_workers=parallel)
+
+
+STEAL_BATCH = 8  # environments this process takes at a time from a worker's share
+CLAIM_SECONDS = 10.0  # a worker holds its claims' lock for a few instructions
+
+
+class _Claims:
+    """The part of a worker's share that no process has begun, [front, back), in memory
+    shared with the worker (made before the fork): the worker takes batches from the
+    front, the parent from the back. A lock not had within CLAIM_SECONDS (its holder
+    died) ends the claiming: what nobody planned is planned by the parent anyway."""
+
+    def __init__(self, context: Any, size: int) -> None:
+        self.lock = context.Lock()
+        self.bounds = context.RawArray("q", [0, size])
+
+    def front(self, count: int) -> tuple[int, int] | None:
+        """The next `count` (or fewer) from the front, or None when none is left."""
+        return self._take(count, from_back=False)
+
+    def back(self, count: int) -> tuple[int, int] | None:
+        """The last `count` (or fewer), or None when none is left."""
+        return self._take(count, from_back=True)
+
+    def _take(self, count: int, *, from_back: bool) -> tuple[int, int] | None:
+        if not self.lock.acquire(timeout=CLAIM_SECONDS):
+            return None
+        try:
+            front, back = self.bounds[0], self.bounds[1]
+            if front >= back:
+                return None
+            if from_back:
+                self.bounds[1] = start = max(front, back - count)
+                return start, back
+            self.bounds[0] = stop = min(back, front + count)
+            return front, stop
+        finally:
+            self.lock.release()
+
+
+WAIT_SECONDS = 1.0  # how often a worker that has sent nothing is checked to be alive
+
+
+def _received(receiver: Any, worker: Any) -> tuple[dict[str, _WorkerResult], list[str]]:
+    """What a worker sent, once it is done: its result for each environment it planned
+    and the target's notices; nothing from a worker that died or failed. (A worker
+    cannot hang for ever: each of its requests has the network deadline.)"""
     try:
+        while not receiver.poll(WAIT_SECONDS):
+            if not worker.is_alive():
+                return {}, []
         results, notices = receiver.recv()
         return dict(results), list(notices)
     except (EOFError, OSError, ValueError, TypeError):
         return {}, []
-    finally:
-        receiver.close()
 
 
 def _worker(
-    planner: _Planner, share: Sequence[Environment], target: DeployTarget, sender: Any
+    planner: _Planner,
+    share: Sequence[Environment],
+    claims: _Claims,
+    target: DeployTarget,
+    sender: Any,
+    parallel: int,
 ) -> None:
-    """In a forked worker: plan `share` as this process would, WORKER_BATCH at a time,
-    and send the result of each environment planned (see _WorkerResult) and the
-    target's notices, once at the end: a pipe holds 64 KiB, and a worker that waited
-    for its parent to read would not plan meanwhile. It stops after a batch of which
-    most would be planned again (a first apply). Nothing is printed here."""
+    """In a forked worker: plan the environments of `share` it claims, WORKER_BATCH at a
+    time, and send the result of each (see _WorkerResult) and the target's notices,
+    redacted, once at the end: a pipe holds 64 KiB, and a worker that waited for its
+    parent to read would not plan meanwhile. It stops after a batch of which most would
+    be planned again (a first apply): the parent takes the rest. It prints nothing and
+    leaves the interrupt to its parent; it ends with os._exit, so that nothing of its
+    parent's (buffered output, exit handlers) runs twice."""
+    import gc
+    import os
+    import signal
     import threading
 
-    lock = threading.Lock()  # the pool's threads finish environments
-    notices: list[str] = []
-    said: dict[str, list[str]] = {}
-    results: list[tuple[str, _WorkerResult]] = []
-    typing.cast("ForkableTarget", target).forked(notices.append)
+    from secconf.core.redact import redact
 
-    def tell(name: str, message: str) -> None:
-        said.setdefault(name, []).append(message)
-
-    def finish(outcome: Outcome) -> None:
-        result = _shareable(outcome, said.pop(outcome.environment, []))
-        with lock:
-            results.append((outcome.environment, result))
-
-    plan = planner(tell, finish)
+    code = 1
     try:
-        for start in range(0, len(share), WORKER_BATCH):
-            batch = share[start : start + WORKER_BATCH]
-            before = len(results)
-            plan(batch)
-            if 2 * sum(r is not None for _, r in results[before:]) < len(batch):
-                break
-        sender.send((results, notices))
-    except Exception:  # noqa: S110 - the parent plans whatever was not sent
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops it
+        # A worker lives for one share: its cyclic garbage goes with it, and a
+        # collection would only scan (and copy) pages it shares with its parent.
+        gc.disable()
+        lock = threading.Lock()  # the pool's threads finish environments
+        notices: list[str] = []
+        said: dict[str, list[str]] = {}
+        results: list[tuple[str, _WorkerResult]] = []
+        typing.cast("ForkableTarget", target).forked(notices.append)
+
+        def tell(name: str, message: str) -> None:
+            said.setdefault(name, []).append(message)
+
+        def finish(outcome: Outcome) -> None:
+            result = _shareable(outcome, said.pop(outcome.environment, []))
+            with lock:
+                results.append((outcome.environment, result))
+
+        plan = planner(tell, finish)
+        with _pool(parallel) as pool:
+            while (part := claims.front(WORKER_BATCH)) is not None:
+                before = len(results)
+                plan(share[part[0] : part[1]], pool)
+                if 2 * sum(r is not None for _, r in results[before:]) < part[1] - part[0]:
+                    break
+        sent = [(n, None if r is None else (r[0], [redact(m) for m in r[1]])) for n, r in results]
+        sender.send((sent, [redact(m) for m in notices]))
+        code = 0
+    except BaseException:  # noqa: S110 - the parent plans whatever was not sent
         pass
     finally:
         sender.close()
+        os._exit(code)
 
 
 def _shareable(outcome: Outcome, notices: list[str]) -> _WorkerResult:
@@ -345,14 +452,20 @@ def _store_pending(outcome: Outcome) -> None:
 
 
 def _run(
-    first: Callable[[T], Outcome | Callable[[], Outcome]], items: Sequence[T], parallel: int
+    first: Callable[[T], Outcome | Callable[[], Outcome]],
+    items: Sequence[T],
+    parallel: int,
+    pool: ThreadPoolExecutor | None = None,
 ) -> list[Outcome]:
     """The outcome of every item, in order. `first(item)` runs in the calling thread, one
     item after the other: an Outcome it returns is final; the work it returns instead runs
-    in a pool of `parallel` threads (in this thread, at once, when `parallel` is 1), so an
-    item's work starts only once `first` is done with it."""
-    if parallel <= 1 or len(items) <= 1:
+    in a pool of `parallel` threads (`pool`, else one made for these items; in this
+    thread, at once, when `parallel` is 1), so an item's work starts only once `first`
+    is done with it."""
+    if parallel <= 1 or (pool is None and len(items) <= 1):
         return [r if isinstance(r := first(item), Outcome) else r() for item in items]
-    with ThreadPoolExecutor(max_workers=min(parallel, len(items))) as pool:
-        pending = [r if isinstance(r := first(item), Outcome) else pool.submit(r) for item in items]
-        return [p if isinstance(p, Outcome) else p.result() for p in pending]
+    if pool is None:
+        with ThreadPoolExecutor(max_workers=min(parallel, len(items))) as own:
+            return _run(first, items, parallel, own)
+    pending = [r if isinstance(r := first(item), Outcome) else pool.submit(r) for item in items]
+    return [p if isinstance(p, Outcome) else p.result() for p in pending]
