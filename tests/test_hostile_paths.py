@@ -117,3 +117,17 @@ def test_read_regular_reads_what_a_file_holds_up_to_one_byte_past_the_limit(
         read_regular(tmp_path, 10)
     with pytest.raises(FileNotFoundError):
         read_regular(tmp_path / "missing", 10)
+
+
+def test_an_included_template_linked_to_a_huge_file_is_refused_and_named(
+    root: Path, huge: Path
+) -> None:
+    (root / "templates" / "big.j2").symlink_to(huge)
+    vault = root / "templates" / "vault.json.j2"
+    vault.write_text('{% include "big.j2" %}\n' + vault.read_text())
+    result = secconf(root, "render", "--env", "development", "--target", "vault", "--out", "-")
+    assert result.returncode == 2, result.stderr
+    assert (
+        "templates/vault.json.j2: the template includes big.j2, which is over the "
+        "1048576-byte limit"
+    ) in result.stderr

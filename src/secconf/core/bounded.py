@@ -15,7 +15,9 @@ import os
 import stat
 from pathlib import Path
 
-_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+_FLAGS |= getattr(os, "O_CLOEXEC", 0)
+_CHUNK = 1 << 16  # read on in pieces: a read asks for (allocates) what it may get
 
 
 class NotRegularFile(OSError):
@@ -30,6 +32,8 @@ def read_regular(path: str | Path, limit: int) -> bytes:
     it holds at most `limit`, else `limit` + 1 of them. Raises OSError (FileNotFoundError,
     PermissionError...) as opening and reading do, NotRegularFile for anything else
     than a regular file."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise NotRegularFile(path)
     fd = os.open(path, _FLAGS)
     try:
         info = os.fstat(fd)
@@ -40,7 +44,7 @@ def read_regular(path: str | Path, limit: int) -> bytes:
             return data
         rest = bytearray(data)
         while len(rest) <= limit:  # the size said less (a file of /proc; it grew)
-            more = os.read(fd, limit + 1 - len(rest))
+            more = os.read(fd, min(limit + 1 - len(rest), _CHUNK))
             if not more:
                 break
             rest += more

@@ -70,6 +70,15 @@ def _to_json(value: Any) -> str:
 MAX_TEMPLATE_BYTES = 1 << 20  # as any configuration file (secconf.core.yamlio)
 
 
+class Unreadable(Exception):
+    """A template file that cannot be used: `name` (as included), and what is wrong."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(problem)
+        self.name = name
+        self.problem = problem
+
+
 def _bounded_loader(search: list[str]) -> Any:
     """Jinja's FileSystemLoader, but a template is read as every file a pull request
     chose (secconf.core.bounded): at most MAX_TEMPLATE_BYTES, a larger one (a link to a
@@ -94,18 +103,14 @@ def _bounded_loader(search: list[str]) -> Any:
             try:
                 data = read_regular(filename, MAX_TEMPLATE_BYTES)
                 mtime = os.path.getmtime(filename)
-                text = data.decode(self.encoding)
-            except (OSError, UnicodeDecodeError) as exc:
-                why = getattr(exc, "strerror", None) or type(exc).__name__
-                raise RenderError(
-                    f"the template cannot be read: {why}", file=f"templates/{template}"
-                ) from None
+            except OSError as exc:
+                raise Unreadable(template, f"cannot be read: {exc.strerror}") from None
             if len(data) > MAX_TEMPLATE_BYTES:
-                raise RenderError(
-                    f"the template is over the {MAX_TEMPLATE_BYTES}-byte limit",
-                    file=f"templates/{template}",
-                    hint="a template is small; is this the right file?",
-                )
+                raise Unreadable(template, f"is over the {MAX_TEMPLATE_BYTES}-byte limit")
+            try:
+                text = data.decode(self.encoding)
+            except UnicodeDecodeError as exc:
+                raise Unreadable(template, f"is not valid UTF-8 (byte {exc.start})") from None
             return (
                 text,
                 os.path.normpath(filename),
@@ -187,8 +192,20 @@ class Templates:
                 file=f"templates/{name}",
                 line=_template_line(name),
             ) from None
-        except RenderError:  # the loader's: a template that cannot be read, located
-            raise
+        except Unreadable as exc:  # the loader's: named as a missing one is (see above)
+            shown = (
+                exc.name if exc.name == name or _quoted_in(self._source(name), exc.name) else None
+            )
+            raise RenderError(
+                f"the template {exc.problem}"
+                if shown == name
+                else f"the template includes {shown}, which {exc.problem}"
+                if shown
+                else f"the template includes a template by a computed name, which {exc.problem}"
+                " (the name is not shown: it comes from a value)",
+                file=f"templates/{name}",
+                hint="a template is a small UTF-8 text file; is this the right file?",
+            ) from None
         except (TemplateError, Exception) as exc:
             # A template is user input: whatever it raises (a division by zero, a range
             # the sandbox finds too large, endless recursion) is the user's to fix.
@@ -204,7 +221,7 @@ class Templates:
 
         try:
             source: str = self.env.loader.get_source(self.env, name)[0]  # type: ignore[union-attr]
-        except (TemplateError, OSError, UnicodeDecodeError):
+        except (TemplateError, Unreadable, OSError, UnicodeDecodeError):
             return ""
         return source
 
