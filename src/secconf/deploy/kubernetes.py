@@ -102,8 +102,8 @@ class KubernetesDeploy:
     """The `kubernetes` deploy target, through the official client."""
 
     name = "kubernetes"
-    # Planned in one process (no `forked`): its ApiClient's pool is made before the
-    # plans, and a forked copy of it has not been shown safe.
+    # Planned in one process (no `forked`): the official client (its configuration
+    # loading, its urllib3 pools) has not been tested in a forked worker.
     forkable = False
 
     def __init__(
