@@ -131,7 +131,7 @@ def deploy_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return decorated
 
 
-def _target(args: DeployArgs, notify: Callable[[str], None] = notice) -> DeployTarget:
+def _target(args: DeployArgs) -> DeployTarget:
     from secconf.deploy.base import DeployOptions
     from secconf.operations.deploy import deploy_target
 
@@ -143,7 +143,7 @@ def _target(args: DeployArgs, notify: Callable[[str], None] = notice) -> DeployT
         context=args.context,
         skip_tls_verify=args.tls_skip_verify,
         on_retry=on_retry,
-        notify=notify,
+        notify=notice,
     )
     return deploy_target(args.target, options)
 
@@ -155,14 +155,7 @@ def _plans(
 
     project = open_project(ctx, writing=generate)
     environments = selected(project, args.envs, args.all_)
-    said: set[str] = set()
-
-    def once(message: str) -> None:  # worker processes may say what this one said
-        if message not in said:
-            said.add(message)
-            notice(message)
-
-    target = _target(args, once)
+    target = _target(args)
     with _Progress(len(environments), "planning") as progress:
         outcomes = plan_environments(
             project,
@@ -171,7 +164,7 @@ def _plans(
             prune=args.prune,
             generate=generate,
             parallel=args.parallel,
-            notify=once,
+            notify=notice,
             done=progress.advance,
             processes=plan_processes(len(environments), args.processes, target),
         )

@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from secconf.core.bounded import NotRegularFile, read_regular
 from secconf.core.errors import InputError
 
 MAX_FILE_BYTES = 1 << 20  # a configuration file larger than 1 MiB is a mistake, not config
@@ -121,8 +122,6 @@ def read_text(path: Path, *, limit: int = MAX_FILE_BYTES, display: str | None = 
     as `display`, else its path) saying why not. Only a regular file is read, and never
     more than the limit (secconf.core.bounded): a path in a pull request may be a link
     to /dev/zero."""
-    from secconf.core.bounded import NotRegularFile, read_regular
-
     shown = display or str(path)
     try:
         data = read_regular(path, limit)

@@ -213,7 +213,6 @@ def _planned_in_workers(
         if not frozen:
             gc.unfreeze()
     here = planner(lambda _name, message: notify(message), done)
-    told: set[str] = set()
     try:
         with _pool(parallel) as pool:
             outcomes = here(shares[0], pool)
@@ -237,10 +236,8 @@ def _planned_in_workers(
                     if done is not None:
                         done(outcome)
                     outcomes.append(outcome)
-                for message in notices:  # the target's own (where the token goes): once
-                    if message not in told:
-                        told.add(message)
-                        notify(message)
+                for message in notices:  # the target's own (where the token goes)
+                    notify(message)
     finally:
         for _, _, receiver, worker in workers:
             receiver.close()
