@@ -327,6 +327,62 @@ def test_in_a_work_tree_only_the_files_git_grep_finds_a_form_in_are_read(repo: P
     assert _grep_patterns([[b"\n\n"]]) is None
 
 
+def test_the_expressions_for_git_grep_p_match_every_pattern_and_are_fewer() -> None:
+    import random
+    import re
+
+    from secconf.operations.scan import PERL_PART, _grep_patterns, _perl_patterns
+
+    rng = random.Random(7)
+    values = [os.urandom(32) for _ in range(60)] + [TURNSTILE.encode(), b"a.b(c)*d+e?f[g]\\h|i"]
+    values += [bytes(rng.randrange(1, 256) for _ in range(rng.randint(8, 90))) for _ in range(40)]
+    forms = [[v, base64.b64encode(v), v.hex().encode(), v.hex().upper().encode()] for v in values]
+    patterns = _grep_patterns(forms)
+    assert patterns is not None
+    expressions = _perl_patterns(patterns)
+    assert expressions is not None and len(expressions) < len(patterns) / 10  # 400: 31
+    # Python's re reads this subset of PCRE alike (literals, \xhh, (?:a|b)): a line that
+    # holds a pattern matches an expression; a line holding none of them matches none
+    compiled = [re.compile(e) for e in expressions]
+    for pattern in patterns:
+        assert any(c.search(b"x" + pattern + b"y") for c in compiled), pattern.hex()
+    text = b"".join(os.urandom(64).hex().encode() + b"\n" for _ in range(200))
+    assert not any(c.search(text) for c in compiled)
+    assert all(len(e) < 64 * (PERL_PART + 8) * 4 for e in expressions)  # parts, not values
+    assert _perl_patterns([b"only-one-pattern"]) is None  # no fewer: git grep -F
+    assert _perl_patterns([b"a" * 20, b"b" * 20]) is None  # nothing in common
+
+
+def test_a_git_without_pcre_is_given_the_fixed_strings(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    _odd_files(repo)
+    started = _greps_started(monkeypatch)
+    fast, slow = _both_ways(repo, repo)
+    _same(fast, slow)
+    assert [g.perl for g in started] == [True]  # type: ignore[attr-defined]
+    # a git built without PCRE: -P stops it before it reads a file, as git says
+    shim = repo.parent / "bin"
+    shim.mkdir()
+    real = shutil.which("git")
+    (shim / "git").write_text(
+        "#!/bin/sh\n"
+        'for a; do [ "$a" = -P ] && { echo "fatal: cannot use Perl-compatible regexes '
+        'when not compiled with USE_LIBPCRE" >&2; exit 128; }; done\n'
+        f'exec {real} "$@"\n'
+    )
+    (shim / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim}{os.pathsep}{os.environ['PATH']}")
+    started.clear()
+    again, _ = _both_ways(repo, repo)
+    _same(again, slow)
+    first, retried = started  # the -P run, and the -F run that took its place
+    assert not retried.perl and first.process is retried.process  # type: ignore[attr-defined]
+    assert retried.process.returncode in (0, 1)  # type: ignore[attr-defined]
+
+
 def _greps_started(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     """Every git grep the scan starts (the real ones, only recorded)."""
     import secconf.operations.scan as module
