@@ -794,7 +794,7 @@ def _perl_patterns(patterns: Sequence[bytes]) -> list[bytes] | None:
             count[byte] = count.get(byte, 0) + 1
     expressions: list[bytes] = []
     while starts:
-        if len(expressions) >= min(len(patterns) - 1, PERL_ROUNDS):
+        if len(expressions) >= min(len(unique) - 1, PERL_ROUNDS):
             return None
         best = max(count, key=lambda b: (count[b], _rarity(b), -b))
         chosen = [k for k, places in starts.items() if best in places][:PERL_GROUP]
