@@ -264,9 +264,10 @@ def _stage(
     changed = [w for w in plan if w.changed]
     if manifest is not None and changed:  # first: see the module docstring
         files = dict(manifest)
+        root = Path(os.path.realpath(project.root))
         for write in changed:
             new = hashlib.sha256(write.artifact.content).hexdigest()
-            key = _key(project.root, write.path)
+            key = _key(root, write.path, resolved=True)
             before = write.before
             files[key] = [new] if before is None or before == new else [new, before]
         text = json.dumps({"format": MANIFEST_FORMAT, "files": dict(sorted(files.items()))})
@@ -284,8 +285,10 @@ def _stage(
 # -- the manifest of what secconf wrote ---------------------------------------------
 
 
-def _key(root: Path, path: Path) -> str:
-    return str(path.relative_to(Path(os.path.realpath(root))))
+def _key(root: Path, path: Path, *, resolved: bool = False) -> str:
+    """The manifest's key of `path`: relative to the repository (`resolved`: `root` is
+    resolved already, as for the thousand files of one render)."""
+    return str(path.relative_to(root if resolved else Path(os.path.realpath(root))))
 
 
 def load_manifest(root: Path) -> dict[str, list[str]]:
