@@ -358,10 +358,7 @@ def test_a_git_without_pcre_is_given_the_fixed_strings(
 ) -> None:
     import shutil
 
-    _odd_files(repo)
-    started = _greps_started(monkeypatch)
-    fast, slow = _both_ways(repo, repo)
-    _same(fast, slow)
+    started, _, slow = _odd_files_both_ways(repo, monkeypatch)
     assert [g.perl for g in started] == [True]  # type: ignore[attr-defined]
     # a git built without PCRE: -P stops it before it reads a file, as git says
     shim = repo.parent / "bin"
@@ -418,15 +415,23 @@ def _odd_files(repo: Path) -> None:
     (repo / "to-leak").symlink_to("d/e/leak.txt")
 
 
+def _odd_files_both_ways(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[list[object], object, object]:
+    """_odd_files scanned with git grep and without (the same found), and each git grep."""
+    _odd_files(repo)
+    started = _greps_started(monkeypatch)
+    fast, slow = _both_ways(repo, repo)
+    _same(fast, slow)
+    return started, fast, slow
+
+
 def test_git_grep_bounded_or_not_and_every_file_find_the_same(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import secconf.operations.scan as module
 
-    _odd_files(repo)
-    started = _greps_started(monkeypatch)
-    fast, slow = _both_ways(repo, repo)
-    _same(fast, slow)
+    started, fast, slow = _odd_files_both_ways(repo, monkeypatch)
     assert [g.bounded for g in started] == [module._DATA_LIMIT_HOLDS]  # type: ignore[attr-defined]
     monkeypatch.setattr(module, "_DATA_LIMIT_HOLDS", False)
     unbounded, _ = _both_ways(repo, repo)
