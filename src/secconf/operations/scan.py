@@ -722,9 +722,9 @@ class _GitGrep:
         try:  # git reads every pattern before it writes anything: this cannot block it
             stdin.write(b"".join(p + b"\n" for p in lines))
             stdin.close()
-        except OSError:  # it exited early (e.g. not a work tree)
+        except OSError:  # it exited early (not a work tree; -P: a git without PCRE?)
             grep.cancel()
-            return None
+            return cls.start(directory, patterns, bound=bound, perl=False) if perl else None
         return grep
 
     def hits(self) -> set[bytes] | None:
