@@ -5,6 +5,7 @@ a value crossing from a worker to its parent."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from tests.support.deploy import (
 from tests.support.vault_server import VaultServer
 
 from secconf.operations import deploy as operations
+from secconf.operations import workers
 
 pytestmark = [
     pytest.mark.skipif(
@@ -143,11 +145,9 @@ def test_workers_send_only_plans_in_sync_and_never_their_values(
 
 def test_how_many_processes_plan() -> None:
     vault_target, kube_target = deploy_target("vault"), deploy_target("kubernetes")
-    cpus = operations.os.cpu_count() or 1
-    assert operations.plan_processes(1000, None, vault_target) == min(
-        cpus, operations.MAX_PROCESSES
-    )
-    assert operations.plan_processes(operations.MIN_SHARE * 2 - 1, None, vault_target) == 1
+    cpus = len(os.sched_getaffinity(0))  # the CPUs this process may run on
+    assert operations.plan_processes(1000, None, vault_target) == min(cpus, workers.MAX_PROCESSES)
+    assert operations.plan_processes(workers.MIN_SHARE * 2 - 1, None, vault_target) == 1
     assert operations.plan_processes(10, 3, vault_target) == 3  # asked for: as many
     assert operations.plan_processes(2, 8, vault_target) == 2  # never more than environments
     assert operations.plan_processes(1000, 4, kube_target) == 1  # not forkable

@@ -12,8 +12,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import importlib
-import os
-import sys
 import typing
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -137,23 +135,18 @@ def plan_environments(
     return planner(lambda _name, message: notify(message), done)(environments, None)
 
 
-# -- worker processes --------------------------------------------------------------------
+# -- worker processes (secconf.operations.workers) ----------------------------------------
 
-MIN_SHARE = 25  # by default, each process plans at least this many environments
-MAX_PROCESSES = 4  # by default, at most this many processes (one per CPU below it)
 WORKER_BATCH = 8  # a worker plans this many at a time, and stops when most come back
+STEAL_BATCH = 8  # environments this process takes at a time from a worker's share
 
 
 def plan_processes(count: int, requested: int | None, target: DeployTarget) -> int:
-    """How many processes plan `count` environments: `requested`, else one per CPU (at
-    most MAX_PROCESSES, none with fewer than MIN_SHARE environments); 1 where a worker
-    cannot be forked safely (Linux only: elsewhere forking a running interpreter is not
-    safe) or the target cannot plan in one (ForkableTarget)."""
-    if not getattr(target, "forkable", False) or not sys.platform.startswith("linux"):
-        return 1
-    if requested is not None:
-        return max(1, min(requested, count))
-    return max(1, min(os.cpu_count() or 1, MAX_PROCESSES, count // MIN_SHARE))
+    """How many processes plan `count` environments (workers.process_count); 1 where
+    the target cannot plan in a forked worker (ForkableTarget)."""
+    from secconf.operations.workers import process_count
+
+    return process_count(count, requested, forkable=getattr(target, "forkable", False))
 
 
 # What a worker sends for an environment of its share: the plan (without the values apply
@@ -177,51 +170,33 @@ def _planned_in_workers(
     own connections, and send back over a pipe only what is safe to: the plan of an
     environment in sync (its keys by fingerprint) and its notices. Once done with its
     own share, this process takes the workers' last environments that they have not
-    begun (_Claims), so no process waits for another. The environments a worker finds
-    out of sync, with keys to generate or with an error, and any it did not plan (it
-    died, failed), are planned again here: what apply writes, the keys it stores and
+    begun (workers.Claims), so no process waits for another. The environments a worker
+    finds out of sync, with keys to generate or with an error, and any it did not plan
+    (it died, failed), are planned again here: what apply writes, the keys it stores and
     the errors it reports are this process's own, and no value or key leaves a process.
     So the common run (nothing changed: a CI re-apply, `check`) is planned once, on
     every CPU; a worker that finds a batch mostly out of sync (a first apply) stops, so
-    at most WORKER_BATCH environments per worker are read twice. Workers are forked
-    before this process starts a thread of its own; any left (an error here) are ended."""
-    import gc
-    import multiprocessing
+    at most WORKER_BATCH environments per worker are read twice."""
+    from secconf.operations import workers as forked
 
-    context = multiprocessing.get_context("fork")
-    size = -(-len(environments) // processes)
-    shares = [environments[i : i + size] for i in range(0, len(environments), size)]
-    workers: list[tuple[Sequence[Environment], _Claims, Any, Any]] = []
-    # What exists now is frozen out of the workers' collections, which would otherwise
-    # scan, and so copy, every page they share with this process (the gc.freeze advice);
-    # unfrozen here after the fork, unless this process had frozen objects already (a
-    # command: its start-up), which then stay frozen with the rest until it exits.
-    frozen = gc.get_freeze_count()
-    gc.freeze()
-    try:
-        for share in shares[1:]:
-            claims = _Claims(context, len(share))
-            receiver, sender = context.Pipe(duplex=False)
-            worker = context.Process(
-                target=_worker, args=(planner, share, claims, target, sender, parallel)
-            )
-            worker.daemon = True  # never outlives this process
-            worker.start()
-            sender.close()
-            workers.append((share, claims, receiver, worker))
-    finally:
-        if not frozen:
-            gc.unfreeze()
-    here = planner(lambda _name, message: notify(message), done)
-    try:
+    parts = forked.shares(environments, processes)
+
+    def work(share: Sequence[Environment], claims: forked.Claims, sender: Any) -> None:
+        run = functools.partial(_worker, planner, share, claims, target, parallel)
+        forked.in_worker(run, sender)
+
+    with forked.started(parts[1:], work) as workers:
+        here = planner(lambda _name, message: notify(message), done)
         with _pool(parallel) as pool:
-            outcomes = here(shares[0], pool)
-            for share, claims, receiver, worker in workers:
+            outcomes = here(parts[0], pool)
+            for worker in workers:
+                share = worker.share
                 taken: dict[str, Outcome] = {}
-                while (part := claims.back(STEAL_BATCH)) is not None:
+                while (part := worker.claims.back(STEAL_BATCH)) is not None:
                     stolen = here(share[part[0] : part[1]], pool)
                     taken.update((o.environment, o) for o in stolen)
-                results, notices = _received(receiver, worker)
+                sent = worker.result()
+                results: dict[str, _WorkerResult] = dict(sent[0]) if sent else {}
                 again = [e for e in share if results.get(e.name) is None and e.name not in taken]
                 taken.update((o.environment, o) for o in here(again, pool))
                 for environment in share:
@@ -236,14 +211,8 @@ def _planned_in_workers(
                     if done is not None:
                         done(outcome)
                     outcomes.append(outcome)
-                for message in notices:  # the target's own (where the token goes)
+                for message in sent[1] if sent else []:  # the target's own (where the token goes)
                     notify(message)
-    finally:
-        for _, _, receiver, worker in workers:
-            receiver.close()
-            if worker.is_alive():
-                worker.terminate()
-            worker.join()
     return outcomes
 
 
@@ -257,118 +226,46 @@ def _pool(parallel: int) -> Any:
     return ThreadPoolExecutor(max_workers=parallel)
 
 
-STEAL_BATCH = 8  # environments this process takes at a time from a worker's share
-CLAIM_SECONDS = 10.0  # a worker holds its claims' lock for a few instructions
-
-
-class _Claims:
-    """The part of a worker's share that no process has begun, [front, back), in memory
-    shared with the worker (made before the fork): the worker takes batches from the
-    front, the parent from the back. A lock not had within CLAIM_SECONDS (its holder
-    died) ends the claiming: what nobody planned is planned by the parent anyway."""
-
-    def __init__(self, context: Any, size: int) -> None:
-        self.lock = context.Lock()
-        self.bounds = context.RawArray("q", [0, size])
-
-    def front(self, count: int) -> tuple[int, int] | None:
-        """The next `count` (or fewer) from the front, or None when none is left."""
-        return self._take(count, from_back=False)
-
-    def back(self, count: int) -> tuple[int, int] | None:
-        """The last `count` (or fewer), or None when none is left."""
-        return self._take(count, from_back=True)
-
-    def _take(self, count: int, *, from_back: bool) -> tuple[int, int] | None:
-        if not self.lock.acquire(timeout=CLAIM_SECONDS):
-            return None
-        try:
-            front, back = self.bounds[0], self.bounds[1]
-            if front >= back:
-                return None
-            if from_back:
-                self.bounds[1] = start = max(front, back - count)
-                return start, back
-            self.bounds[0] = stop = min(back, front + count)
-            return front, stop
-        finally:
-            self.lock.release()
-
-
-WAIT_SECONDS = 1.0  # how often a worker that has sent nothing is checked to be alive
-
-
-def _received(receiver: Any, worker: Any) -> tuple[dict[str, _WorkerResult], list[str]]:
-    """What a worker sent, once it is done: its result for each environment it planned
-    and the target's notices; nothing from a worker that died or failed. (A worker
-    cannot hang for ever: each of its requests has the network deadline.)"""
-    try:
-        while not receiver.poll(WAIT_SECONDS):
-            if not worker.is_alive():
-                return {}, []
-        results, notices = receiver.recv()
-        return dict(results), list(notices)
-    except (EOFError, OSError, ValueError, TypeError):
-        return {}, []
-
-
 def _worker(
     planner: _Planner,
     share: Sequence[Environment],
-    claims: _Claims,
+    claims: Any,
     target: DeployTarget,
-    sender: Any,
     parallel: int,
-) -> None:
-    """In a forked worker: plan the environments of `share` it claims, WORKER_BATCH at a
-    time, and send the result of each (see _WorkerResult) and the target's notices,
-    redacted, once at the end: a pipe holds 64 KiB, and a worker that waited for its
-    parent to read would not plan meanwhile. It stops after a batch of which most would
-    be planned again (a first apply): the parent takes the rest. It prints nothing and
-    leaves the interrupt to its parent; it ends with os._exit, so that nothing of its
-    parent's (buffered output, exit handlers) runs twice."""
-    import gc
-    import os
-    import signal
+) -> tuple[list[tuple[str, _WorkerResult]], list[str]]:
+    """In a forked worker (workers.in_worker): plan the environments of `share` it
+    claims, WORKER_BATCH at a time; the result of each (see _WorkerResult) and the
+    target's notices, redacted, are sent once at the end: a pipe holds 64 KiB, and a
+    worker that waited for its parent to read would not plan meanwhile. It stops after
+    a batch of which most would be planned again (a first apply): the parent takes the
+    rest."""
     import threading
 
     from secconf.core.redact import redact
 
-    code = 1
-    try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops it
-        # A worker lives for one share: its cyclic garbage goes with it, and a
-        # collection would only scan (and copy) pages it shares with its parent.
-        gc.disable()
-        lock = threading.Lock()  # the pool's threads finish environments
-        notices: list[str] = []
-        said: dict[str, list[str]] = {}
-        results: list[tuple[str, _WorkerResult]] = []
-        typing.cast("ForkableTarget", target).forked(notices.append)
+    lock = threading.Lock()  # the pool's threads finish environments
+    notices: list[str] = []
+    said: dict[str, list[str]] = {}
+    results: list[tuple[str, _WorkerResult]] = []
+    typing.cast("ForkableTarget", target).forked(notices.append)
 
-        def tell(name: str, message: str) -> None:
-            said.setdefault(name, []).append(message)
+    def tell(name: str, message: str) -> None:
+        said.setdefault(name, []).append(message)
 
-        def finish(outcome: Outcome) -> None:
-            result = _shareable(outcome, said.pop(outcome.environment, []))
-            with lock:
-                results.append((outcome.environment, result))
+    def finish(outcome: Outcome) -> None:
+        result = _shareable(outcome, said.pop(outcome.environment, []))
+        with lock:
+            results.append((outcome.environment, result))
 
-        plan = planner(tell, finish)
-        with _pool(parallel) as pool:
-            while (part := claims.front(WORKER_BATCH)) is not None:
-                before = len(results)
-                plan(share[part[0] : part[1]], pool)
-                if 2 * sum(r is not None for _, r in results[before:]) < part[1] - part[0]:
-                    break
-        sent = [(n, None if r is None else (r[0], [redact(m) for m in r[1]])) for n, r in results]
-        sender.send((sent, [redact(m) for m in notices]))
-        code = 0
-    except BaseException:  # noqa: S110 - the parent plans whatever was not sent
-        pass
-    finally:
-        sender.close()
-        os._exit(code)
+    plan = planner(tell, finish)
+    with _pool(parallel) as pool:
+        while (part := claims.front(WORKER_BATCH)) is not None:
+            before = len(results)
+            plan(share[part[0] : part[1]], pool)
+            if 2 * sum(r is not None for _, r in results[before:]) < part[1] - part[0]:
+                break
+    sent = [(n, None if r is None else (r[0], [redact(m) for m in r[1]])) for n, r in results]
+    return sent, [redact(m) for m in notices]
 
 
 def _shareable(outcome: Outcome, notices: list[str]) -> _WorkerResult:
