@@ -60,10 +60,13 @@ def render(
     force: bool = False,
     templates_dir: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    processes: int | None = 1,
 ) -> list[Written]:
     """`secconf render`: the named environments (every one with `all_` or no names)
     rendered for `target` with the repository's templates, all files written or none.
-    A target that renders one file from the schema renders it once."""
+    A target that renders one file from the schema renders it once. `processes`: how
+    many processes prepare and render (render_processes; None: as many as are worth
+    it)."""
     from secconf.core.errors import InputError
     from secconf.render.registry import get
     from secconf.render.templating import Templates
@@ -76,8 +79,22 @@ def render(
     templates = Templates(templates_dir or project.root / TEMPLATES_DIR)
     return render_environments(
         project, environments, target, templates, notify=notify, out=out, force=force,
-        environ=environ,
+        environ=environ, processes=render_processes(environments, target, processes),
     )
+
+
+def render_processes(
+    environments: Sequence[Environment], target: str, requested: int | None
+) -> int:
+    """How many processes prepare and render `environments` (workers.process_count);
+    1 where a store cannot be read in a forked worker (a Vault store: its client's
+    connections) or the target renders one file from the schema."""
+    from secconf.operations.workers import process_count
+    from secconf.render.registry import get
+    from secconf.store.registry import forkable
+
+    able = get(target).scope != "schema" and all(forkable(e) for e in environments)
+    return process_count(len(environments), requested, forkable=able)
 
 
 def render_environments(
@@ -90,18 +107,27 @@ def render_environments(
     out: Path | None = None,
     force: bool = False,
     environ: Mapping[str, str] | None = None,
+    processes: int = 1,
 ) -> list[Written]:
     """Render every environment for `target` and write all files or none.
 
     `out`: one file instead of the target path (the CLI checks it is one environment);
     `-` writes nothing and returns the artifact for the caller to print. `force`:
-    replace an existing output that secconf did not write.
+    replace an existing output that secconf did not write. `processes` > 1: that many
+    processes prepare and render (_rendered_in_workers); the files are written here.
     """
-    prepared = [_prepare(project, e, target, notify, environ) for e in environments]
-    artifacts = [
-        _render(project, target, templates, p, e)
-        for p, e in zip(prepared, environments, strict=True)
-    ]
+    if processes > 1 and len(environments) > 1:
+        done = _rendered_in_workers(
+            project, environments, target, templates, notify, environ, processes
+        )
+        prepared = [p for p, _ in done]
+        artifacts = [a for _, a in done]
+    else:
+        prepared = [_prepare(project, e, target, notify, environ) for e in environments]
+        artifacts = [
+            _render(project, target, templates, p, e)
+            for p, e in zip(prepared, environments, strict=True)
+        ]
     if out is not None and str(out) == "-":
         artifacts = _commit_keys(project, prepared, artifacts, target, templates)
         return [Written(a, "-", True) for a in artifacts]
@@ -152,6 +178,116 @@ def _render(
         config = project.resolve(environment, stored={}, environ={})
         return renderer(RenderInput(config, templates, b""))
     return renderer(RenderInput(prepared.config, templates, prepared.checksum_key))
+
+
+# -- worker processes (secconf.operations.workers) ----------------------------------------
+
+WORKER_BATCH = 8  # a worker renders this many at a time
+STEAL_BATCH = 8  # environments this process takes at a time from a worker's share
+
+# What a worker sends for an environment of its share: the artifact and the notices its
+# preparation gave (redacted); None: prepare and render it here.
+_Rendered = tuple["Artifact", list[str]] | None
+_Done = tuple["Prepared | None", "Artifact"]
+
+
+def _rendered_in_workers(
+    project: Project,
+    environments: Sequence[Environment],
+    target: str,
+    templates: Templates,
+    notify: Callable[[str], None],
+    environ: Mapping[str, str] | None,
+    processes: int,
+) -> list[_Done]:
+    """Prepare and render with `processes` processes: this one the first share, forked
+    workers (copies of this process: the project loaded, the templates parsed) the
+    others; once done with its own share, this process takes the workers' last
+    environments that they have not begun (workers.Claims), so no process waits for
+    another. A worker sends back, over a pipe between this process and its own fork,
+    each artifact (the bytes this process is about to write to a file of mode 0600) and
+    the notices its preparation gave, redacted. An environment with keys to generate,
+    with an error, or that a worker did not send (it died) is prepared and rendered
+    again here: the keys that are stored, and the errors reported, are this process's
+    own; so are the files written, the order of the notices and which error stops the
+    render: as in one process."""
+    from secconf.core.errors import SecconfError
+    from secconf.operations import workers as forked
+
+    parts = forked.shares(environments, processes)
+    # The first environment here, before the fork: what every one needs (the schema,
+    # the templates) is then loaded once, in memory the workers share.
+    first = _prepare(project, parts[0][0], target, notify, environ)
+    done: list[_Done] = [(first, _render(project, target, templates, first, parts[0][0]))]
+
+    def work(share: Sequence[Environment], claims: forked.Claims, sender: Any) -> None:
+        def run() -> list[tuple[str, _Rendered]]:
+            return _render_share(project, share, claims, target, templates, environ)
+
+        forked.in_worker(run, sender)
+
+    def one(environment: Environment, say: Callable[[str], None]) -> _Done:
+        prepared = _prepare(project, environment, target, say, environ)
+        return prepared, _render(project, target, templates, prepared, environment)
+
+    with forked.started(parts[1:], work) as workers:
+        done.extend(one(e, notify) for e in parts[0][1:])
+        for worker in workers:
+            share = worker.share
+            taken: dict[str, tuple[list[str], _Done | SecconfError]] = {}
+            while (part := worker.claims.back(STEAL_BATCH)) is not None:
+                for environment in share[part[0] : part[1]]:
+                    said: list[str] = []
+                    try:
+                        taken[environment.name] = said, one(environment, said.append)
+                    except SecconfError as exc:  # raised in its turn, as in one process
+                        taken[environment.name] = said, exc
+            sent: dict[str, _Rendered] = dict(worker.result() or [])
+            for environment in share:
+                if environment.name in taken:
+                    said, result = taken[environment.name]
+                    for message in said:
+                        notify(message)
+                    if isinstance(result, SecconfError):
+                        raise result
+                    done.append(result)
+                elif (rendered := sent.get(environment.name)) is not None:
+                    artifact, said = rendered
+                    for message in said:
+                        notify(message)
+                    done.append((None, artifact))  # no key to store: it had none to make
+                else:
+                    done.append(one(environment, notify))
+    return done
+
+
+def _render_share(
+    project: Project,
+    share: Sequence[Environment],
+    claims: Any,
+    target: str,
+    templates: Templates,
+    environ: Mapping[str, str] | None,
+) -> list[tuple[str, _Rendered]]:
+    """In a forked worker (workers.in_worker): prepare and render the environments of
+    `share` it claims, WORKER_BATCH at a time; None for one with keys to generate or an
+    error (the parent does it again)."""
+    from secconf.core.redact import redact
+
+    results: list[tuple[str, _Rendered]] = []
+    while (part := claims.front(WORKER_BATCH)) is not None:
+        for environment in share[part[0] : part[1]]:
+            said: list[str] = []
+            result: _Rendered = None
+            try:
+                prepared = _prepare(project, environment, target, said.append, environ)
+                if prepared is None or not prepared.pending:
+                    artifact = _render(project, target, templates, prepared, environment)
+                    result = artifact, [redact(m) for m in said]
+            except Exception:  # noqa: S110 - done again by the parent, which reports it
+                pass
+            results.append((environment.name, result))
+    return results
 
 
 def _commit_keys(

@@ -50,6 +50,9 @@ class StoreBackend:
     # reading commands need no key or token for an environment that stores nothing).
     may_hold_values: Callable[[StoreContext], bool]
     default: bool = False  # the backend of an environment that names none
+    # True when a store can be opened and read in a forked worker (secconf.operations.
+    # workers): a file on disk is; a client with connections of the parent's is not.
+    forkable: bool = False
 
 
 @cache
@@ -83,6 +86,11 @@ def default_backend() -> str:
 def open_store(context: StoreContext) -> SecretStore:
     """The secret store of an environment, as its store settings say."""
     return backends()[context.environment.store.backend].open(context)
+
+
+def forkable(environment: Environment) -> bool:
+    """Whether the environment's store can be read in a forked worker."""
+    return backends()[environment.store.backend].forkable
 
 
 def may_hold_values(context: StoreContext) -> bool:

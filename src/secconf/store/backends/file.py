@@ -154,4 +154,5 @@ BACKEND = StoreBackend(
     open=open_file_store,
     may_hold_values=_may_hold_values,
     default=True,
+    forkable=True,  # a file read with descriptors of its own
 )
