@@ -26,6 +26,8 @@ def console_main() -> None:
     Pydantic looks for plugins in every installed distribution's entry points when it
     builds the first model; secconf uses none, so that is skipped unless the user set
     PYDANTIC_DISABLE_PLUGINS (see `_without_pydantic_plugins`).
+
+    The process ends without tearing its heap down (`_exit`).
     """
     import gc
 
@@ -39,7 +41,31 @@ def console_main() -> None:
         code = main()
     finally:
         gc.freeze()
-    sys.exit(code)
+    _exit(code)
+
+
+def _exit(code: int) -> None:
+    """End the process as the interpreter would, less its teardown: every module and
+    object freed one by one, which after `render --all` of a thousand environments took
+    70-120 ms that the operating system does at once. Exit handlers run and both
+    streams are flushed first; with a thread still running that is no daemon (none
+    should be: each pool is joined where it is used), the interpreter's own exit, which
+    waits for it."""
+    import atexit
+    import os
+    import threading
+
+    main_thread = threading.main_thread()
+    if any(not t.daemon for t in threading.enumerate() if t is not main_thread):
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`| head`), a closed stream
+            pass
+    os._exit(code)
 
 
 # The pydantic releases whose plugin hook is known: pydantic.plugin._schema_validator
