@@ -371,11 +371,15 @@ def _environment_lock(project: Project, env_name: str) -> Any:
 
 def _lock(project: Project, name: str) -> Any:
     """A lock file of `.secconf/locks/`; the schema's is taken after an environment's."""
-    from filelock import FileLock
-
     from secconf.core.files import private_directory
+    from secconf.store.locking import hold
 
     locks = project.root / PRIVATE_DIR / "locks"
     private_directory(project.root / PRIVATE_DIR)
     private_directory(locks)
-    return FileLock(str(locks / f"{name}.lock"), timeout=60, mode=0o600)
+    return hold(
+        locks / f"{name}.lock",
+        60,
+        hint="another `secconf import` is changing this environment or the schema; wait "
+        "for it, then retry",
+    )

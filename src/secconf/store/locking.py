@@ -22,13 +22,17 @@ POLL_SECONDS = 0.005
 
 
 @contextlib.contextmanager
-def hold(path: Path, timeout: float, *, shared: bool = False) -> Iterator[None]:
+def hold(
+    path: Path, timeout: float, *, shared: bool = False, hint: str | None = None
+) -> Iterator[None]:
     """Hold the lock at `path` (created 0600 if missing) for the `with` block, across
-    processes and threads; StoreError when it stays taken for `timeout` seconds."""
+    processes and threads; StoreError when it stays taken for `timeout` seconds, with
+    `hint` (default: a store's) saying who may hold it. Not reentrant: a process that
+    holds a lock does not take it again."""
     try:
         import fcntl
     except ImportError:
-        with _portable(path, timeout):
+        with _portable(path, timeout, hint):
             yield
         return
     fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
@@ -41,7 +45,7 @@ def hold(path: Path, timeout: float, *, shared: bool = False) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() > give_up:
-                    raise _busy(path, timeout) from None
+                    raise _busy(path, timeout, hint) from None
                 time.sleep(POLL_SECONDS)
         yield
     finally:
@@ -49,18 +53,18 @@ def hold(path: Path, timeout: float, *, shared: bool = False) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _portable(path: Path, timeout: float) -> Iterator[None]:
+def _portable(path: Path, timeout: float, hint: str | None) -> Iterator[None]:
     from filelock import FileLock, Timeout
 
     try:
         with FileLock(str(path)).acquire(timeout=timeout, poll_interval=POLL_SECONDS):
             yield
     except Timeout:
-        raise _busy(path, timeout) from None
+        raise _busy(path, timeout, hint) from None
 
 
-def _busy(path: Path, timeout: float) -> StoreError:
+def _busy(path: Path, timeout: float, hint: str | None) -> StoreError:
     return StoreError(
         f"the lock {path.name} stayed taken for {timeout:g} s",
-        hint="another secconf is writing this store or re-keying; wait for it, then retry",
+        hint=hint or "another secconf is writing this store or re-keying; wait for it, then retry",
     )
