@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -74,22 +75,76 @@ def test_processes_write_the_very_files_one_process_writes(repo: Path) -> None:
         )
 
 
-def test_the_workers_render_their_shares(repo: Path) -> None:
+def test_the_workers_load_and_render_their_shares(repo: Path) -> None:
     render_all(repo, 1)  # keys stored: nothing left for the main process to generate
+    write_env(repo, "base", "abstract: true\nvalues:\n  ADMIN_CONTACT_URL: https://b.example\n")
+    write_env(repo, NAMES[-1], ENV.format(n=11) + "extends: base\n")  # the last share's
     project = Project.open(repo)
-    environments = project.select([], all_=True)
     templates = Templates(repo / "templates")
     said: list[str] = []
-    done = operations._rendered_in_workers(
-        project, environments, "dotenv", templates, said.append, {}, 3
-    )
-    alone = [operations._render(project, "dotenv", templates, *pair) for pair in [
-        (operations._prepare(project, e, "dotenv", said.append, {}), e) for e in environments
-    ]]
+    done = operations._rendered_in_workers(project, "dotenv", templates, said.append, {}, 3)
+    assert done is not None
+    alone_project = Project.open(repo)
+    alone = [
+        operations._render(alone_project, "dotenv", templates, *pair)
+        for pair in [
+            (operations._prepare(alone_project, e, "dotenv", said.append, {}), e)
+            for e in alone_project.select([], all_=True)
+        ]
+    ]
     assert [a for _, a in done] == alone
+    assert [a.environment for _, a in done] == list(NAMES)  # `base` is abstract
+    assert b"ADMIN_CONTACT_URL=https://b.example" in alone[-1].content
     # Those with no Prepared came from a worker (the main process keeps its own).
     assert any(p is None for p, _ in done[len(NAMES) // 3 :]), "no worker rendered any"
     assert all(p is not None for p, _ in done[:1])
+
+
+def clash(repo: Path, name: str) -> None:
+    """environments/NAME.yaml writes its .env where the first environment's goes."""
+    write_env(repo, name, ENV.format(n=name) + f"targets:\n  dotenv: {{path: out/{NAMES[0]}.env}}\n")
+
+
+def outside(repo: Path, name: str) -> None:
+    """environments/NAME.yaml keeps its store outside the repository."""
+    write_env(repo, name, ENV.format(n=name) + "store:\n  file: {path: ../elsewhere.enc.yaml}\n")
+
+
+def unparsable(repo: Path, name: str) -> None:
+    write_env(repo, name, "values: [unclosed\n")
+
+
+@pytest.mark.parametrize("breaks", [clash, outside, unparsable])
+@pytest.mark.parametrize("broken", [NAMES[1], NAMES[-1]])
+def test_an_environment_that_does_not_load_or_place_fails_as_in_one_process(
+    repo: Path, broken: str, breaks: Callable[[Path, str], None]
+) -> None:
+    render_all(repo, 1)
+    before = outputs(repo)
+    breaks(repo, broken)
+    alone = run(repo, "render", "--all", "--processes", "1")
+    shared = run(repo, "render", "--all", "--processes", "3")
+    assert shared.code == alone.code == 2, shared.err  # bad input
+    assert shared.err == alone.err and broken in shared.err
+    assert outputs(repo) == before  # nothing written
+    assert not (repo.parent / "elsewhere.enc.yaml").exists()
+
+
+def test_an_environment_whose_store_a_fork_cannot_read_is_rendered_by_the_main_process(
+    repo: Path, vault, unique: str  # type: ignore[no-untyped-def]
+) -> None:
+    render_all(repo, 1)
+    write_env(
+        repo,
+        "env99",  # the last share's: a worker's
+        ENV.format(n=99) + f"store:\n  backend: vault\n  vault: {{path: {unique}/env99}}\n",
+    )
+    assert run(repo, "keys", "ensure", "--env", "env99").code == 0
+    render_all(repo, 1)
+    alone = outputs(repo)
+    shutil.rmtree(repo / "out")
+    render_all(repo, 3)
+    assert outputs(repo) == alone and "env99.env" in alone
 
 
 @pytest.mark.parametrize("broken", [NAMES[0], NAMES[5], NAMES[-1]])
@@ -123,16 +178,10 @@ def test_a_worker_that_dies_leaves_its_share_to_the_main_process(
     assert outputs(repo) == alone
 
 
-def test_how_many_processes_render(repo: Path) -> None:
-    project = Project.open(repo)
-    environments = project.select([], all_=True)
+def test_how_many_processes_render() -> None:
     cpus = len(os.sched_getaffinity(0))
-    many = environments * (workers.MIN_SHARE * workers.MAX_PROCESSES)
+    many = workers.MIN_SHARE * workers.MAX_PROCESSES
     assert operations.render_processes(many, "dotenv", None) == min(cpus, workers.MAX_PROCESSES)
-    assert operations.render_processes(environments, "dotenv", None) == 1  # 12: too few
-    assert operations.render_processes(environments, "dotenv", 3) == 3
-    assert operations.render_processes(environments, "dotenv-example", 3) == 1  # one file
-    write_env(repo, "remote", "store:\n  backend: vault\n  vault: {path: app/remote}\n")
-    project = Project.open(repo)
-    remote = project.select(["remote", *NAMES], all_=False)
-    assert operations.render_processes(remote, "dotenv", 3) == 1  # a client's connections
+    assert operations.render_processes(12, "dotenv", None) == 1  # 12: too few
+    assert operations.render_processes(12, "dotenv", 3) == 3
+    assert operations.render_processes(12, "dotenv-example", 3) == 1  # one file

@@ -246,3 +246,22 @@ def test_out_may_name_any_regular_file_the_user_chooses(repo: Path, tmp_path: Pa
     assert link.is_symlink() and "JWT_SECRET_KEY" in set(dotenv_read(existing))
     assert existing.stat().st_mode & 0o777 == 0o600
     assert not [p for p in tmp_path.iterdir() if "secconf-tmp" in p.name]
+
+
+def test_an_output_directory_swapped_for_a_symlink_after_the_check_is_not_written_through(
+    repo: Path, tmp_path: Path
+) -> None:
+    from secconf.core.errors import InputError
+    from secconf.operations.project import Project
+    from secconf.operations.render import render
+
+    assert run(repo, "render", "--all").code == 0
+    project = Project.open(repo)
+    project.placement  # noqa: B018 - every path checked, as a render checks them first
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (repo / "out").rename(tmp_path / "old-out")
+    (repo / "out").symlink_to(elsewhere)  # then, before the writes, `out/` goes elsewhere
+    with pytest.raises(InputError, match="changed place since it was checked"):
+        render(project, [], all_=True, target="dotenv", notify=lambda _: None)
+    assert list(elsewhere.iterdir()) == []

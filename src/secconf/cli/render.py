@@ -104,8 +104,9 @@ def render(
         templates_dir=templates_dir,
         processes=processes,
     )
-    for item in written:
-        _report(item)
+    lines = [line for item in written for line in _report(item)]
+    if lines:  # one write, not one per file of a thousand
+        click.echo("\n".join(lines), err=True)
     return 0
 
 
@@ -124,15 +125,17 @@ def _check_readers(ctx: click.Context, envs: tuple[str, ...], all_: bool, target
     return 1 if misread else 0
 
 
-def _report(item: Written) -> None:
+def _report(item: Written) -> list[str]:
+    """The lines that report one artifact (stderr); one asked for on stdout goes there."""
     artifact = item.artifact
     if item.shown == "-":
         from secconf.core.redact import deliver_stdout
 
         deliver_stdout(artifact.content)  # the artifact asked for: the one unredacted output
-        return
+        return []
     state = "wrote" if item.changed else "unchanged"
-    click.echo(f"{artifact.environment}: {state} {item.shown} ({artifact.target})", err=True)
+    lines = [f"{artifact.environment}: {state} {item.shown} ({artifact.target})"]
     if artifact.note:
         # Not str.format: the note quotes settings of the environment file.
-        click.echo(f"  next: {artifact.note.replace('{path}', item.shown)}", err=True)
+        lines.append(f"  next: {artifact.note.replace('{path}', item.shown)}")
+    return lines

@@ -196,11 +196,16 @@ class Placement:
 
     def check(self) -> None:
         """Raise a located InputError for the first path that breaks a rule."""
+        self.check_each()
+        self._check_outputs()
+        self._check_stores_and_keys()
+
+    def check_each(self) -> None:
+        """The rules of each path alone (inside the repo, not secconf's own), without
+        those between paths (no two on one file): enough before a path is read."""
         for role in self.roles:
             self._check_inside(role)
             self._check_not_secconfs_own(role)
-        self._check_outputs()
-        self._check_stores_and_keys()
 
     def path(self, environment: str, kind: RoleKind, target: str | None = None) -> Path:
         """The checked, resolved path of one role of one environment."""
@@ -210,11 +215,19 @@ class Placement:
         return role.path
 
     def check_write(
-        self, path: Path, environment: str, kind: RoleKind, target: str | None = None
+        self,
+        path: Path,
+        environment: str,
+        kind: RoleKind,
+        target: str | None = None,
+        *,
+        cache: dict[str, str] | None = None,
     ) -> Path:
-        """Defence in depth at write time: `path` must still resolve to its checked role."""
+        """Defence in depth at write time: `path` must still resolve to its checked role.
+        `cache`: the directories resolved by this caller's checks (resolved_text), for
+        the thousand files of one render."""
         wanted = self.path(environment, kind, target)
-        if Path(os.path.realpath(path)) != wanted:
+        if resolved_text(self._root, os.fspath(path), cache) != str(wanted):
             raise InputError(
                 f"{path} changed place since it was checked (a symlink was replaced?)",
                 hint="run again",

@@ -98,25 +98,43 @@ class EnvironmentSet:
             self.placement()
         return environment
 
+    def files(self) -> list[str]:
+        """Every environment's name, abstract ones included, in file-name order."""
+        return sorted(self._files)
+
+    def abstract(self, name: str) -> bool:
+        """Whether the environment `name` is abstract (only extended, never rendered)."""
+        return self._parse(name).spec.abstract
+
     def placement(self) -> Placement:
         """The output, store and key file paths of every environment (abstract ones
         included), checked against the rules of `secconf.core.paths` or refused, located."""
         if self._placement is None:
-            root = self._root if self._root is not None else self.directory.parent
             self._placing = True
             try:
-                cache: dict[str, str] = {}  # resolved directories, shared by every path
-                roles = [
-                    r
-                    for n in sorted(self._files)
-                    for r in _roles(self._get(n), root, cache, self.settings)
-                ]
+                roles = self.roles(self.files())
             finally:
                 self._placing = False
-            placement = Placement(root, roles)
+            placement = Placement(self._placement_root(), roles)
             placement.check()
             self._placement = placement
         return self._placement
+
+    def roles(self, names: list[str]) -> list[Role]:
+        """The output, store and key file paths of these environments, unchecked: what
+        `placement` checks, for every environment, in file-name order."""
+        root = self._placement_root()
+        cache: dict[str, str] = {}  # resolved directories, shared by every path
+        return [r for n in names for r in _roles(self._get(n), root, cache, self.settings)]
+
+    def place(self, placement: Placement) -> None:
+        """Take `placement` as this set's, so that `get` does not make its own: one
+        assembled from the roles that several processes each loaded a share of (its
+        caller checks it, or checks each path of one process's share alone)."""
+        self._placement = placement
+
+    def _placement_root(self) -> Path:
+        return self._root if self._root is not None else self.directory.parent
 
     def _get(self, name: str) -> Environment:
         if name not in self._resolved:

@@ -65,6 +65,7 @@ class Project:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._sweeper: int | None = None  # the process that sweeps leftovers (placement)
 
     @classmethod
     def open(cls, root: Path | None = None) -> Project:
@@ -166,21 +167,26 @@ class Project:
         other.__dict__["schema"] = self.schema
         return other
 
-    def remove_leftovers(self) -> int:
-        """Remove the temp files that killed runs left: in `.secconf/tmp/`, and beside
-        every output, store and key file (where earlier versions made them). A repo
-        whose environments do not load yet gets only the first; the command that
-        follows reports what is wrong."""
-        from secconf.core.errors import SecconfError
+    def remove_leftovers(self) -> None:
+        """Remove the temp files that killed runs left: in `.secconf/tmp/` now, and
+        beside every output, store and key file (where earlier versions made them) once
+        those paths are known and checked, the first time `placement` is asked for: so
+        that a command that loads its environments in worker processes (`render --all`)
+        does not load them all here first. Only this process sweeps (a worker forked
+        from it never does), and a repo whose environments do not load gets only the
+        first sweep; the command reports what is wrong."""
         from secconf.core.files import remove_leftovers
 
-        try:
-            beside: list[str] = [role.location for role in self.placement.roles]
-        except SecconfError:
-            beside = []
-        return remove_leftovers(self.root, beside)
+        remove_leftovers(self.root)
+        self._sweeper = os.getpid()
 
     @property
     def placement(self) -> Placement:
         """Every environment's outputs, stores and key files, checked (secconf.core.paths)."""
-        return self.environments.placement()
+        placement = self.environments.placement()
+        if self._sweeper == os.getpid():  # remove_leftovers: what is left beside them
+            from secconf.core.files import remove_leftovers
+
+            self._sweeper = None
+            remove_leftovers(self.root, [role.location for role in placement.roles])
+        return placement

@@ -65,36 +65,36 @@ def render(
     """`secconf render`: the named environments (every one with `all_` or no names)
     rendered for `target` with the repository's templates, all files written or none.
     A target that renders one file from the schema renders it once. `processes`: how
-    many processes prepare and render (render_processes; None: as many as are worth
-    it)."""
+    many processes load, prepare and render every environment (render_processes;
+    None: as many as are worth it), when there are no names and no `out`."""
     from secconf.core.errors import InputError
     from secconf.render.registry import get
     from secconf.render.templating import Templates
 
+    templates = Templates(templates_dir or project.root / TEMPLATES_DIR)
+    if out is None and (all_ or not names):
+        count = render_processes(len(project.environments.files()), target, processes)
+        done = _rendered_in_workers(project, target, templates, notify, environ, count)
+        if done is not None:
+            return _written(project, done, target, templates, None, force)
     environments = project.select(names, all_=all_)
     if get(target).scope == "schema":
         environments = environments[:1]  # one file from the schema, whatever the environment
     if out is not None and len(environments) > 1:
         raise InputError("--out takes a single --env", hint="name one environment with --env")
-    templates = Templates(templates_dir or project.root / TEMPLATES_DIR)
     return render_environments(
         project, environments, target, templates, notify=notify, out=out, force=force,
-        environ=environ, processes=render_processes(environments, target, processes),
+        environ=environ,
     )
 
 
-def render_processes(
-    environments: Sequence[Environment], target: str, requested: int | None
-) -> int:
-    """How many processes prepare and render `environments` (workers.process_count);
-    1 where a store cannot be read in a forked worker (a Vault store: its client's
-    connections) or the target renders one file from the schema."""
+def render_processes(count: int, target: str, requested: int | None) -> int:
+    """How many processes load, prepare and render `count` environments
+    (workers.process_count); 1 when the target renders one file from the schema."""
     from secconf.operations.workers import process_count
     from secconf.render.registry import get
-    from secconf.store.registry import forkable
 
-    able = get(target).scope != "schema" and all(forkable(e) for e in environments)
-    return process_count(len(environments), requested, forkable=able)
+    return process_count(count, requested, forkable=get(target).scope != "schema")
 
 
 def render_environments(
@@ -107,27 +107,31 @@ def render_environments(
     out: Path | None = None,
     force: bool = False,
     environ: Mapping[str, str] | None = None,
-    processes: int = 1,
 ) -> list[Written]:
     """Render every environment for `target` and write all files or none.
 
     `out`: one file instead of the target path (the CLI checks it is one environment);
     `-` writes nothing and returns the artifact for the caller to print. `force`:
-    replace an existing output that secconf did not write. `processes` > 1: that many
-    processes prepare and render (_rendered_in_workers); the files are written here.
+    replace an existing output that secconf did not write.
     """
-    if processes > 1 and len(environments) > 1:
-        done = _rendered_in_workers(
-            project, environments, target, templates, notify, environ, processes
-        )
-        prepared = [p for p, _ in done]
-        artifacts = [a for _, a in done]
-    else:
-        prepared = [_prepare(project, e, target, notify, environ) for e in environments]
-        artifacts = [
-            _render(project, target, templates, p, e)
-            for p, e in zip(prepared, environments, strict=True)
-        ]
+    done: list[_Done] = []
+    for environment in environments:
+        prepared = _prepare(project, environment, target, notify, environ)
+        done.append((prepared, _render(project, target, templates, prepared, environment)))
+    return _written(project, done, target, templates, out, force)
+
+
+def _written(
+    project: Project,
+    done: Sequence[_Done],
+    target: str,
+    templates: Templates,
+    out: Path | None,
+    force: bool,
+) -> list[Written]:
+    """The artifacts of `done` written, all or none, and their keys stored."""
+    prepared = [p for p, _ in done]
+    artifacts = [a for _, a in done]
     if out is not None and str(out) == "-":
         artifacts = _commit_keys(project, prepared, artifacts, target, templates)
         return [Written(a, "-", True) for a in artifacts]
@@ -184,6 +188,9 @@ def _render(
 
 WORKER_BATCH = 8  # a worker renders this many at a time
 STEAL_BATCH = 8  # environments this process takes at a time from a worker's share
+# This process's share, as a part of a worker's: it also checks every path and sweeps
+# the leftovers before its own, then takes what the workers have not begun.
+OWN_SHARE = 0.8
 
 # What a worker sends for an environment of its share: the artifact and the notices its
 # preparation gave (redacted); None: prepare and render it here.
@@ -193,100 +200,146 @@ _Done = tuple["Prepared | None", "Artifact"]
 
 def _rendered_in_workers(
     project: Project,
-    environments: Sequence[Environment],
     target: str,
     templates: Templates,
     notify: Callable[[str], None],
     environ: Mapping[str, str] | None,
     processes: int,
-) -> list[_Done]:
-    """Prepare and render with `processes` processes: this one the first share, forked
-    workers (copies of this process: the project loaded, the templates parsed) the
-    others; once done with its own share, this process takes the workers' last
-    environments that they have not begun (workers.Claims), so no process waits for
-    another. A worker sends back, over a pipe between this process and its own fork,
-    each artifact (the bytes this process is about to write to a file of mode 0600) and
-    the notices its preparation gave, redacted. An environment with keys to generate,
-    with an error, or that a worker did not send (it died) is prepared and rendered
-    again here: the keys that are stored, and the errors reported, are this process's
-    own; so are the files written, the order of the notices and which error stops the
-    render: as in one process."""
+) -> list[_Done] | None:
+    """Every concrete environment loaded, prepared and rendered by `processes`
+    processes, or None (then one process does it all, and reports what is wrong).
+
+    The environment files are cut into runs in file-name order: this process takes the
+    first, a forked worker each of the others. Each loads its own (and what they
+    extend) and checks each of their paths alone (secconf.core.paths: inside the repo,
+    not secconf's own) before reading a store; the workers send their paths here, where
+    every rule between them is checked before anything is used, printed or written.
+    Then each prepares and renders its share, and this process, done with its own,
+    takes the workers' last environments that they have not begun (workers.Claims), so
+    no process waits for another. A worker sends back, over a pipe between this process
+    and its own fork, each artifact (the bytes this process is about to write to a file
+    of mode 0600) and the notices its preparation gave, redacted. An environment with
+    keys to generate, with an error, whose store cannot be read in a fork
+    (StoreBackend.forkable), or that a worker did not send (it died) is prepared and
+    rendered again here: the keys that are stored, and the errors reported, are this
+    process's own. An environment that does not load or a path refused anywhere: None,
+    before anything is said. So the files written, the notices, their order and the
+    error that stops the render are those of one process."""
     from secconf.core.errors import SecconfError
+    from secconf.core.paths import Placement
     from secconf.operations import workers as forked
 
-    parts = forked.shares(environments, processes)
-    # The first environment here, before the fork: what every one needs (the schema,
-    # the templates) is then loaded once, in memory the workers share.
-    first = _prepare(project, parts[0][0], target, notify, environ)
-    done: list[_Done] = [(first, _render(project, target, templates, first, parts[0][0]))]
+    if processes < 2:
+        return None
+    environments = project.environments
+    parts = forked.shares(environments.files(), processes, first=OWN_SHARE)
+    project.schema  # noqa: B018 - loaded before the fork, in memory the workers share
 
-    def work(share: Sequence[Environment], claims: forked.Claims, sender: Any) -> None:
+    def work(share: Sequence[str], claims: forked.Claims, sender: Any) -> None:
         def run() -> list[tuple[str, _Rendered]]:
-            return _render_share(project, share, claims, target, templates, environ)
+            return _render_share(project, share, claims, target, templates, environ, sender)
 
         forked.in_worker(run, sender)
 
-    def one(environment: Environment, say: Callable[[str], None]) -> _Done:
+    def one(name: str, say: Callable[[str], None]) -> _Done:
+        environment = environments.get(name)
         prepared = _prepare(project, environment, target, say, environ)
         return prepared, _render(project, target, templates, prepared, environment)
 
     with forked.started(parts[1:], work) as workers:
-        done.extend(one(e, notify) for e in parts[0][1:])
+        try:
+            roles = environments.roles(list(parts[0]))
+            own = [n for n in parts[0] if not environments.abstract(n)]
+        except SecconfError:
+            return None
+        loaded: list[tuple[list[Any], list[str]]] = []
         for worker in workers:
-            share = worker.share
+            theirs = worker.result()  # (their paths, their concrete environments)
+            if theirs is None:  # it died, or something of its share does not load
+                return None
+            loaded.append(theirs)
+            roles.extend(theirs[0])
+        placement = Placement(project.root, roles)
+        try:
+            placement.check()
+        except SecconfError:
+            return None
+        environments.place(placement)
+        done = [one(name, notify) for name in own]
+        for worker, (_, concrete) in zip(workers, loaded, strict=True):
+            wanted = set(concrete)
             taken: dict[str, tuple[list[str], _Done | SecconfError]] = {}
             while (part := worker.claims.back(STEAL_BATCH)) is not None:
-                for environment in share[part[0] : part[1]]:
+                for name in worker.share[part[0] : part[1]]:
+                    if name not in wanted:
+                        continue
                     said: list[str] = []
                     try:
-                        taken[environment.name] = said, one(environment, said.append)
+                        taken[name] = said, one(name, said.append)
                     except SecconfError as exc:  # raised in its turn, as in one process
-                        taken[environment.name] = said, exc
+                        taken[name] = said, exc
             sent: dict[str, _Rendered] = dict(worker.result() or [])
-            for environment in share:
-                if environment.name in taken:
-                    said, result = taken[environment.name]
+            for name in concrete:
+                if name in taken:
+                    said, result = taken[name]
                     for message in said:
                         notify(message)
                     if isinstance(result, SecconfError):
                         raise result
                     done.append(result)
-                elif (rendered := sent.get(environment.name)) is not None:
+                elif (rendered := sent.get(name)) is not None:
                     artifact, said = rendered
                     for message in said:
                         notify(message)
                     done.append((None, artifact))  # no key to store: it had none to make
                 else:
-                    done.append(one(environment, notify))
+                    done.append(one(name, notify))
     return done
 
 
 def _render_share(
     project: Project,
-    share: Sequence[Environment],
+    share: Sequence[str],
     claims: Any,
     target: str,
     templates: Templates,
     environ: Mapping[str, str] | None,
+    sender: Any,
 ) -> list[tuple[str, _Rendered]]:
-    """In a forked worker (workers.in_worker): prepare and render the environments of
-    `share` it claims, WORKER_BATCH at a time; None for one with keys to generate or an
-    error (the parent does it again)."""
+    """In a forked worker (workers.in_worker): load the environments of `share`, check
+    each of their paths alone and send them all (with the names of the concrete ones)
+    on `sender`; then prepare and render those it claims, WORKER_BATCH at a time. None
+    for one it leaves to the parent: keys to generate, an error, a store not to read
+    in a fork. An environment that does not load or a path refused raises: the worker
+    sends nothing more, and the parent does everything itself."""
+    from secconf.core.paths import Placement
     from secconf.core.redact import redact
+    from secconf.store.registry import forkable
 
+    environments = project.environments
+    roles = environments.roles(list(share))
+    placement = Placement(project.root, roles)
+    placement.check_each()  # before any store of theirs is read
+    environments.place(placement)  # the paths of its share: all it reads
+    concrete = {n for n in share if not environments.abstract(n)}
+    sender.send((roles, [n for n in share if n in concrete]))
     results: list[tuple[str, _Rendered]] = []
     while (part := claims.front(WORKER_BATCH)) is not None:
-        for environment in share[part[0] : part[1]]:
+        for name in share[part[0] : part[1]]:
+            if name not in concrete:
+                continue
             said: list[str] = []
             result: _Rendered = None
             try:
-                prepared = _prepare(project, environment, target, said.append, environ)
-                if prepared is None or not prepared.pending:
-                    artifact = _render(project, target, templates, prepared, environment)
-                    result = artifact, [redact(m) for m in said]
+                environment = environments.get(name)
+                if forkable(environment):
+                    prepared = _prepare(project, environment, target, said.append, environ)
+                    if prepared is None or not prepared.pending:
+                        artifact = _render(project, target, templates, prepared, environment)
+                        result = artifact, [redact(m) for m in said]
             except Exception:  # noqa: S110 - done again by the parent, which reports it
                 pass
-            results.append((environment.name, result))
+            results.append((name, result))
     return results
 
 
@@ -330,12 +383,17 @@ def _plan(
     secconf wrote, load_manifest)."""
     plan: list[_Write] = []
     seen: dict[Path, str] = {}
+    resolved: dict[str, str] = {}  # the directories of the outputs, resolved once
     for artifact in artifacts:
         if out is not None:
             path, shown = Path(os.path.realpath(out)), str(out)
         else:
             path = project.placement.check_write(
-                project.root / artifact.path, artifact.environment, "output", artifact.target
+                project.root / artifact.path,
+                artifact.environment,
+                "output",
+                artifact.target,
+                cache=resolved,
             )
             shown = artifact.path
         if path in seen:
@@ -443,9 +501,14 @@ def load_manifest(root: Path) -> dict[str, list[str]]:
 
 def _manifest_lock(root: Path) -> Any:
     """Renders may run at once: each reads, extends and writes the manifest under this."""
-    from filelock import FileLock
+    from secconf.store.locking import hold
 
     locks = root / PRIVATE_DIR / "locks"
     private_directory(root / PRIVATE_DIR)
     private_directory(locks)
-    return FileLock(str(locks / (MANIFEST + ".lock")), timeout=LOCK_TIMEOUT_SECONDS, mode=0o600)
+    return hold(
+        locks / (MANIFEST + ".lock"),
+        LOCK_TIMEOUT_SECONDS,
+        hint="another `secconf render` is writing files of this repository; wait for it, "
+        "then retry",
+    )

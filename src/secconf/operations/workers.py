@@ -38,10 +38,15 @@ def process_count(count: int, requested: int | None, *, forkable: bool) -> int:
     return max(1, min(cpus or 1, MAX_PROCESSES, count // MIN_SHARE))
 
 
-def shares(items: Sequence[T], processes: int) -> list[Sequence[T]]:
-    """`items` cut into `processes` (or fewer) runs in order, the first the command's."""
-    size = -(-len(items) // processes)
-    return [items[i : i + size] for i in range(0, len(items), size)]
+def shares(items: Sequence[T], processes: int, *, first: float = 1.0) -> list[Sequence[T]]:
+    """`items` cut into `processes` (or fewer) runs in order, the first the command's:
+    `first` times the size of each of the others (less than 1: the command has other
+    work to do before its own, and takes from the others' when done)."""
+    if processes <= 1 or not items:
+        return [items]
+    head = max(1, round(len(items) * first / (processes - 1 + first)))
+    size = max(1, -(-(len(items) - head) // (processes - 1)))
+    return [items[:head], *(items[i : i + size] for i in range(head, len(items), size))]
 
 
 class Claims:

@@ -79,7 +79,8 @@ class FileStore:
         # master key's provider, with `key_file` to recognise a store re-keyed under
         # `KEYFILE.new`.
         self.key_lock_path = key_lock_path
-        if not isinstance(keys, Keyring):
+        if callable(keys):  # a KeyProvider (a keyring is an object, never called); not
+            # isinstance(keys, Keyring): a runtime protocol check takes 15 us, each store
             keys = MasterKeyring(keys, environment=environment, key_file=key_file)
         self.keyring: Keyring = keys
         # The record of generations seen on this machine (None: none is kept), and where
