@@ -257,7 +257,7 @@ def test_an_output_directory_swapped_for_a_symlink_after_the_check_is_not_writte
 
     assert run(repo, "render", "--all").code == 0
     project = Project.open(repo)
-    project.placement  # noqa: B018 - every path checked, as a render checks them first
+    project.placement  # every path checked, as a render checks them first
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (repo / "out").rename(tmp_path / "old-out")
@@ -265,3 +265,26 @@ def test_an_output_directory_swapped_for_a_symlink_after_the_check_is_not_writte
     with pytest.raises(InputError, match="changed place since it was checked"):
         render(project, [], all_=True, target="dotenv", notify=lambda _: None)
     assert list(elsewhere.iterdir()) == []
+
+
+def test_a_render_waits_for_the_manifest_lock_and_then_says_who_holds_it(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fcntl
+
+    from secconf.operations import render as operations
+
+    assert run(repo, "render", "--all").code == 0
+    before = tree(repo)
+    monkeypatch.setattr(operations, "LOCK_TIMEOUT_SECONDS", 0.2)
+    lock = repo / ".secconf" / "locks" / "outputs.json.lock"
+    with open(lock, "a") as held:  # another render, writing
+        fcntl.flock(held, fcntl.LOCK_EX)
+        write_env(repo, "dev", DEV + "  ACCESS_TOKEN_EXPIRE_HOURS: 3\n")
+        result = run(repo, "render", "--all")
+    assert result.code != 0 and "Traceback" not in result.err
+    assert "outputs.json.lock stayed taken for 0.2 s" in result.err
+    assert "another `secconf render` is writing files of this repository" in result.err
+    assert {k: v for k, v in tree(repo).items() if not k.startswith("environments")} == {
+        k: v for k, v in before.items() if not k.startswith("environments")
+    }
