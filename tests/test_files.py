@@ -183,3 +183,28 @@ def test_directories_and_lock_files_are_private_whatever_the_umask(
     new = tmp_path / "new"
     assert {oct(p.stat().st_mode & 0o777) for p in new.rglob("*") if p.is_dir()} == {oct(0o700)}
     assert {oct(p.stat().st_mode & 0o777) for p in new.rglob("*") if p.is_file()} == {oct(0o644)}
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("import", "OLD_ENV", "--env", "qa"), ("store", "init", "--env", "dev", "--encryption", "age")],
+)
+def test_commands_that_reread_the_repo_still_sweep_beside_outputs_and_stores(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    # `import` and an edit of an environment file work on a second view of the repo.
+    repo = make_repo(tmp_path / "repo", {"dev": DEV, "qa": DEV})
+    assert run(repo, "render", "--env", "qa").code == 0
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    gone = [
+        repo / "out" / f".qa.env.{dead.pid}.0a1b2c3d.secconf-tmp",
+        repo / "secrets" / f".qa.enc.yaml.{dead.pid}.0a1b2c3d.secconf-tmp",
+    ]
+    for path in gone:
+        path.write_text("leftover")
+    source = tmp_path / "old.env"
+    source.write_text("TURNSTILE_SECRET_KEY=from-the-old-env\n")
+    result = run(repo, *(str(source) if a == "OLD_ENV" else a for a in command))
+    assert result.code == 0, result.err
+    assert [p for p in gone if p.exists()] == []

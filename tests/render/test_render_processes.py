@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -128,6 +129,49 @@ def test_an_environment_that_does_not_load_or_place_fails_as_in_one_process(
     assert shared.err == alone.err and broken in shared.err
     assert outputs(repo) == before  # nothing written
     assert not (repo.parent / "elsewhere.enc.yaml").exists()
+
+
+def test_a_broken_schema_and_a_broken_environment_fail_as_in_one_process(repo: Path) -> None:
+    render_all(repo, 1)
+    write_env(repo, NAMES[-1], "values: [unclosed\n")  # one process reports this first
+    schema = sorted((repo / "schema").glob("*.yaml"))[0]
+    schema.write_text(schema.read_text() + "\n  bad: [\n")
+    alone = run(repo, "render", "--all", "--processes", "1")
+    shared = run(repo, "render", "--all", "--processes", "3")
+    assert shared.code == alone.code == 2
+    assert shared.err == alone.err and f"environments/{NAMES[-1]}.yaml" in shared.err
+
+
+def test_abstract_environments_only_fail_as_in_one_process(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo", {f"base{i}": "abstract: true\n" for i in range(3)})
+    alone = run(root, "render", "--all", "--processes", "1")
+    shared = run(root, "render", "--all", "--processes", "3")
+    assert shared.code == alone.code == 2
+    assert shared.err == alone.err and "no environments" in shared.err
+
+
+def test_the_notice_of_a_new_master_key_is_said_when_the_main_process_takes_a_workers_share(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The main process's share is abstract environments only, and the workers are slow
+    # to claim (a busy machine): the main process prepares the first concrete ones out
+    # of their turn, and the master key their store needs is created when the keys are
+    # stored, after those environments' notices were replayed.
+    claim = workers.Claims.front
+
+    def slowly(self: workers.Claims, count: int) -> tuple[int, int] | None:
+        time.sleep(1.0)
+        return claim(self, count)
+
+    monkeypatch.setattr(workers.Claims, "front", slowly)  # inherited by the forks
+    files = {"a0": "abstract: true\n", "a1": "abstract: true\n"}
+    files.update({name: ENV.format(n=i) for i, name in enumerate(NAMES[:5])})
+    one, three = make_repo(tmp_path / "one", files), make_repo(tmp_path / "three", files)
+    alone = run(one, "render", "--all", "--processes", "1")
+    shared = run(three, "render", "--all", "--processes", "3")
+    assert shared.code == alone.code == 0
+    assert "created the master key" in alone.err
+    assert shared.err == alone.err
 
 
 def test_an_environment_whose_store_a_fork_cannot_read_is_rendered_by_the_main_process(

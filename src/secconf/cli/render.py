@@ -57,9 +57,10 @@ TARGETS = registry.targets()
 @click.option(
     "--processes",
     type=click.IntRange(1, 16),
-    help="Processes that prepare and render the environments (Linux; file stores): each "
-    "renders its share, and the files are written by the main process. Default: one per "
-    "CPU, at most 4, each with 25 environments or more; 1: the main process only.",
+    help="With --all (Linux): processes that load, prepare and render the environments, "
+    "each its share; the main process checks every path, writes every file and stores "
+    "any key it generates. Default: one per CPU, at most 4, each with 25 environments or "
+    "more; 1: the main process only.",
 )
 @click.pass_context
 def render(

@@ -30,6 +30,12 @@ if TYPE_CHECKING:
 __all__ = ["ENVIRONMENTS_DIR", "SCHEMA_DIR", "TEMPLATES_DIR", "Project", "find_root", "settings"]
 
 
+# Config repos whose leftovers beside outputs and stores are still to be swept, and the
+# process that is to sweep them (Project.remove_leftovers): kept by repo, not by Project,
+# since a command may work on a second Project of the same repo (`import`, an edit).
+_SWEEPS: dict[Path, int] = {}
+
+
 def _quiet(message: str) -> None:
     """Say nothing."""
 
@@ -65,7 +71,6 @@ class Project:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._sweeper: int | None = None  # the process that sweeps leftovers (placement)
 
     @classmethod
     def open(cls, root: Path | None = None) -> Project:
@@ -170,23 +175,23 @@ class Project:
     def remove_leftovers(self) -> None:
         """Remove the temp files that killed runs left: in `.secconf/tmp/` now, and
         beside every output, store and key file (where earlier versions made them) once
-        those paths are known and checked, the first time `placement` is asked for: so
-        that a command that loads its environments in worker processes (`render --all`)
-        does not load them all here first. Only this process sweeps (a worker forked
-        from it never does), and a repo whose environments do not load gets only the
-        first sweep; the command reports what is wrong."""
+        those paths are known and checked, the first time `placement` of a Project of
+        this repo is asked for: so that a command that loads its environments in worker
+        processes (`render --all`) does not load them all here first. Only this process
+        sweeps (a worker forked from it never does), and a repo whose environments do
+        not load gets only the first sweep; the command reports what is wrong."""
         from secconf.core.files import remove_leftovers
 
         remove_leftovers(self.root)
-        self._sweeper = os.getpid()
+        _SWEEPS[self.root] = os.getpid()
 
     @property
     def placement(self) -> Placement:
         """Every environment's outputs, stores and key files, checked (secconf.core.paths)."""
         placement = self.environments.placement()
-        if self._sweeper == os.getpid():  # remove_leftovers: what is left beside them
+        if _SWEEPS.get(self.root) == os.getpid():  # remove_leftovers: what is beside them
             from secconf.core.files import remove_leftovers
 
-            self._sweeper = None
+            del _SWEEPS[self.root]
             remove_leftovers(self.root, [role.location for role in placement.roles])
         return placement

@@ -233,7 +233,10 @@ def _rendered_in_workers(
         return None
     environments = project.environments
     parts = forked.shares(environments.files(), processes, first=OWN_SHARE)
-    project.schema  # noqa: B018 - loaded before the fork, in memory the workers share
+    try:
+        project.schema  # noqa: B018 - loaded before the fork, in memory the workers share
+    except SecconfError:
+        return None  # one process says what is wrong, and with what first
 
     def work(share: Sequence[str], claims: forked.Claims, sender: Any) -> None:
         def run() -> list[tuple[str, _Rendered]]:
@@ -259,6 +262,8 @@ def _rendered_in_workers(
                 return None
             loaded.append(theirs)
             roles.extend(theirs[0])
+        if not own and not any(concrete for _, concrete in loaded):
+            return None  # abstract ones only: one process says there is nothing to render
         placement = Placement(project.root, roles)
         try:
             placement.check()
@@ -268,22 +273,21 @@ def _rendered_in_workers(
         done = [one(name, notify) for name in own]
         for worker, (_, concrete) in zip(workers, loaded, strict=True):
             wanted = set(concrete)
-            taken: dict[str, tuple[list[str], _Done | SecconfError]] = {}
+            taken: dict[str, tuple[_Held, _Done | SecconfError]] = {}
             while (part := worker.claims.back(STEAL_BATCH)) is not None:
                 for name in worker.share[part[0] : part[1]]:
                     if name not in wanted:
                         continue
-                    said: list[str] = []
+                    held = _Held()
                     try:
-                        taken[name] = said, one(name, said.append)
+                        taken[name] = held, one(name, held)
                     except SecconfError as exc:  # raised in its turn, as in one process
-                        taken[name] = said, exc
+                        taken[name] = held, exc
             sent: dict[str, _Rendered] = dict(worker.result() or [])
             for name in concrete:
                 if name in taken:
-                    said, result = taken[name]
-                    for message in said:
-                        notify(message)
+                    held, result = taken[name]
+                    held.release(notify)
                     if isinstance(result, SecconfError):
                         raise result
                     done.append(result)
@@ -295,6 +299,28 @@ def _rendered_in_workers(
                 else:
                     done.append(one(name, notify))
     return done
+
+
+class _Held:
+    """The notices of an environment prepared before its turn: held until its turn comes,
+    then passed straight on (those its keys give later, when they are stored, too)."""
+
+    def __init__(self) -> None:
+        self._held: list[str] = []
+        self._notify: Callable[[str], None] | None = None
+
+    def __call__(self, message: str) -> None:
+        if self._notify is None:
+            self._held.append(message)
+        else:
+            self._notify(message)
+
+    def release(self, notify: Callable[[str], None]) -> None:
+        """Its turn: what was held, to `notify`, and from now on straight there."""
+        self._notify = notify
+        for message in self._held:
+            notify(message)
+        self._held = []
 
 
 def _render_share(
