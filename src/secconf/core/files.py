@@ -395,11 +395,11 @@ def _fsync_directory(directory: Path) -> None:
             os.close(fd)
 
 
-def remove_leftovers(root: Path, beside: Sequence[Path | str] = ()) -> int:
-    """Remove the temp files that killed runs left: in `.secconf/tmp/` of `root` those
-    whose process is gone (or that are over an hour old), and beside each of the paths
-    `beside` the temps that secconf makes there or that earlier versions made. Returns
-    how many were removed."""
+def remove_leftovers(root: Path) -> int:
+    """Remove the temp files that killed runs left in `.secconf/tmp/` of `root` (those
+    whose process is gone, or that are over an hour old) and beside secconf's own
+    `.gitignore` files; returns how many were removed. Those beside outputs and stores:
+    `remove_beside`."""
     removed = 0
     staging = root / PRIVATE_DIR / STAGING
     with contextlib.suppress(OSError, WriteError):
@@ -409,18 +409,18 @@ def remove_leftovers(root: Path, beside: Sequence[Path | str] = ()) -> int:
             if match and _leftover(entry.path, int(match.group(1))):
                 removed += _unlink(entry.path)
     markers = [root / PRIVATE_DIR / ".gitignore", root / PRIVATE_DIR / STAGING / ".gitignore"]
+    return removed + remove_beside(markers)
+
+
+def remove_beside(paths: Sequence[Path | str]) -> int:
+    """Remove the temps that secconf makes beside each of `paths` (resolved) or that
+    earlier versions made there, left by killed runs; each folder is listed once.
+    Returns how many were removed."""
     by_directory: dict[str, set[str]] = {}
-    for path in [*markers, *beside]:  # resolved paths: split as text, as Path would
+    for path in paths:  # resolved paths: split as text, as Path would
         directory, name = os.path.split(os.fspath(path))
         by_directory.setdefault(directory, set()).add(name)
-    for directory, names in by_directory.items():
-        removed += _remove_in(directory, names)
-    return removed
-
-
-def remove_beside(path: Path) -> int:
-    """Remove the temp files killed runs left beside `path`; returns how many."""
-    return _remove_in(path.parent, {path.name})
+    return sum(_remove_in(directory, names) for directory, names in by_directory.items())
 
 
 def _remove_in(directory: Path | str, names: set[str]) -> int:

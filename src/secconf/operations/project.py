@@ -190,8 +190,8 @@ class Project:
         """Every environment's outputs, stores and key files, checked (secconf.core.paths)."""
         placement = self.environments.placement()
         if _SWEEPS.get(self.root) == os.getpid():  # remove_leftovers: what is beside them
-            from secconf.core.files import remove_leftovers
+            from secconf.core.files import remove_beside
 
             del _SWEEPS[self.root]
-            remove_leftovers(self.root, [role.location for role in placement.roles])
+            remove_beside([role.location for role in placement.roles])
         return placement

@@ -378,7 +378,7 @@ class FileStore:
         # that was killed before its rename.
         from secconf.core.files import remove_beside
 
-        remove_beside(self.path)
+        remove_beside([self.path])
 
     def _write(self, opened: _Opened, keyring: Keyring | None = None) -> None:
         """Write the store as `opened` holds it now, with the comment of its cipher."""
