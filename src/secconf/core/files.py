@@ -1,5 +1,5 @@
-"""Writing files safely: atomically (temp file, fsync, rename), with the right mode, and
-never leaving plaintext where git would pick it up.
+"""Writing files safely: atomically (temp file, made durable, rename), with the right
+mode, and never leaving plaintext where git would pick it up.
 
 Inside a config repo, temp files are staged in `.secconf/tmp/` (git-ignored, 0700),
 named after the process that made them, mode 0600 from creation; the next run removes
@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import re
 import stat
+import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -268,7 +270,7 @@ class Transaction:
                 self.abort()
                 raise
         try:
-            _fsync_all([c for c in self.changes if c.tmp is not None])
+            _sync_all([c for c in self.changes if c.tmp is not None])
         except OSError as exc:
             self.abort()
             raise write_error(exc, exc.filename or "a staged file") from None
@@ -348,6 +350,68 @@ def _replace(tmp: Path, path: Path) -> None:
 
 
 _SYNC_THREADS = 16
+_SYNCFS_FROM = 16  # staged files from which one syncfs per file system beats an fsync each
+
+
+def _sync_all(changes: Sequence[_Change]) -> None:
+    """Make every staged temp durable before any is renamed. Many (_SYNCFS_FROM) on
+    Linux 5.8 or later: one syncfs(2) per file system they are on, which writes them all
+    and commits them in one journal transaction (1,000 files: 13-24 ms here, against
+    60-190 ms for an fsync each from 16 threads). syncfs also writes out whatever else
+    is dirty on that file system, which is why a few files get an fsync each; before
+    5.8 it did not report write-back errors, so there, and where there is no syncfs, an
+    fsync each."""
+    if len(changes) < _SYNCFS_FROM or not _syncfs_each(changes):
+        _fsync_all(changes)
+
+
+def _syncfs_each(changes: Sequence[_Change]) -> bool:
+    """One syncfs per file system of the temps of `changes`; False when there is no
+    syncfs to call (then nothing was done), OSError naming a file when one failed.
+
+    Write-back errors are reported as fsync reports them on a descriptor opened after
+    the write: the kernel gives the first caller an error that nobody has seen yet."""
+    syncfs = _syncfs()
+    if syncfs is None:
+        return False
+    import ctypes
+
+    devices: dict[int, tuple[str, str]] = {}  # device -> (a staging directory, a file)
+    seen: set[str] = set()
+    for change in changes:
+        assert change.tmp is not None
+        directory = os.path.dirname(change.tmp)
+        if directory not in seen:
+            seen.add(directory)
+            devices.setdefault(os.stat(directory).st_dev, (directory, change.shown))
+    for directory, shown in devices.values():
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            if syncfs(fd) != 0:
+                code = ctypes.get_errno()
+                raise OSError(code, os.strerror(code), shown)
+        finally:
+            os.close(fd)
+    return True
+
+
+@functools.cache
+def _syncfs() -> Callable[[int], int] | None:
+    """libc's syncfs(2), on Linux 5.8 or later; None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    release = re.match(r"(\d+)\.(\d+)", os.uname().release)
+    if release is None or (int(release[1]), int(release[2])) < (5, 8):
+        return None
+    import ctypes
+
+    try:
+        function = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):  # no libc to load, or one without syncfs
+        return None
+    function.argtypes = [ctypes.c_int]
+    function.restype = ctypes.c_int
+    return function
 
 
 def _fsync_all(changes: Sequence[_Change]) -> None:
