@@ -229,3 +229,37 @@ def test_how_many_processes_render() -> None:
     assert operations.render_processes(12, "dotenv", None) == 1  # 12: too few
     assert operations.render_processes(12, "dotenv", 3) == 3
     assert operations.render_processes(12, "dotenv-example", 3) == 1  # one file
+
+
+def test_no_garbage_collection_runs_while_a_render_runs(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A render keeps what it makes: collections would scan a growing heap for nothing.
+    With a collection due at every allocation, none starts inside render(); after it,
+    the collector is on again, as it was."""
+    import gc
+
+    render_all(repo, 1)  # keys stored
+    shutil.rmtree(repo / "out")
+    inside: list[str] = []
+
+    def seen(phase: str, info: dict[str, int]) -> None:
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code is operations._render_all_or_named.__code__:
+                inside.append(phase)
+                return
+            frame = frame.f_back  # type: ignore[assignment]
+
+    previous = gc.get_threshold()
+    gc.callbacks.append(seen)
+    gc.set_threshold(1, 1, 1)
+    try:
+        render_all(repo, 1)
+        after = gc.isenabled()
+    finally:
+        gc.set_threshold(*previous)
+        gc.callbacks.remove(seen)
+    assert inside == []
+    assert after
+    assert len(list((repo / "out").iterdir())) == len(NAMES)

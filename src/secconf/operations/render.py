@@ -66,7 +66,28 @@ def render(
     rendered for `target` with the repository's templates, all files written or none.
     A target that renders one file from the schema renders it once. `processes`: how
     many processes load, prepare and render every environment (render_processes;
-    None: as many as are worth it), when there are no names and no `out`."""
+    None: as many as are worth it), when there are no names and no `out`. No garbage
+    collection runs meanwhile (workers.collection_paused)."""
+    from secconf.operations.workers import collection_paused
+
+    with collection_paused():
+        return _render_all_or_named(
+            project, names, all_, target, notify, out, force, templates_dir, environ, processes
+        )
+
+
+def _render_all_or_named(
+    project: Project,
+    names: Sequence[str],
+    all_: bool,
+    target: str,
+    notify: Callable[[str], None],
+    out: Path | None,
+    force: bool,
+    templates_dir: Path | None,
+    environ: Mapping[str, str] | None,
+    processes: int | None,
+) -> list[Written]:
     from secconf.core.errors import InputError
     from secconf.render.registry import get
     from secconf.render.templating import Templates
