@@ -92,26 +92,23 @@ def test_many_files_are_made_durable_by_one_syncfs_and_no_fsync_each(
 
 
 @needs_linux
-def test_a_few_files_get_an_fsync_each_and_no_syncfs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("count", "syncfs"),
+    [(files._SYNCFS_FROM - 1, True), (MANY, False)],
+    ids=["a few files", "many, without syncfs (macOS, Linux before 5.8)"],
+)
+def test_an_fsync_each_for_a_few_files_or_without_syncfs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int, syncfs: bool
 ) -> None:
-    calls = _syncfs_calls(monkeypatch)
+    if syncfs:
+        calls = _syncfs_calls(monkeypatch)
+    else:
+        calls = []
+        monkeypatch.setattr(files, "_syncfs", lambda: None)
     synced = _fsynced_files(monkeypatch)
-    count = files._SYNCFS_FROM - 1
     wanted = _write(tmp_path, count)
     assert calls == []
     assert len(synced) == count
-    assert all(path.read_bytes() == data for path, data in wanted.items())
-
-
-@needs_linux
-def test_without_syncfs_many_files_get_an_fsync_each(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(files, "_syncfs", lambda: None)  # as on macOS, or Linux before 5.8
-    synced = _fsynced_files(monkeypatch)
-    wanted = _write(tmp_path, MANY)
-    assert len(synced) == MANY
     assert all(path.read_bytes() == data for path, data in wanted.items())
 
 
