@@ -1,9 +1,10 @@
 """A transaction's temp files are durable before any is renamed: an fsync each for a
-few, one syncfs(2) per file system for many (Linux 5.8+), and a failure of either
-renames nothing and leaves no temp behind."""
+few, one syncfs(2) per local file system for many (Linux 5.17+), and a failure of
+either renames nothing and leaves no temp behind."""
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import sys
@@ -17,6 +18,20 @@ from secconf.core.files import Transaction, WriteError
 
 MANY = files._SYNCFS_FROM + 4
 
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="syncfs and /proc/self are Linux's"
+)
+
+
+def _syncfs_here(path: Path) -> None:
+    """Skip unless a transaction under `path` would use syncfs: the kernel has it and
+    the file system is one whose syncfs secconf trusts (tmp_path may be on overlayfs)."""
+    if files._syncfs() is None:
+        pytest.skip(f"no syncfs to trust here (Linux {'.'.join(map(str, files._SYNCFS_KERNEL))}+)")
+    kind = files._mount_types().get(os.stat(path).st_dev)
+    if kind not in files._SYNCFS_TYPES:
+        pytest.skip(f"{path} is on {kind or 'an unknown file system'}: an fsync each there")
+
 
 def _fsynced_files(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The staged temps os.fsync is called on from now on (not the directories, nor the
@@ -26,7 +41,7 @@ def _fsynced_files(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     def fsync(fd: int) -> None:
         path = os.readlink(f"/proc/self/fd/{fd}")
-        if "/.secconf/tmp/" in path and not path.endswith(files.BESIDE_SUFFIX):
+        if path.endswith(".tmp") or ".out." in path:
             synced.append(path)
         real(fd)
 
@@ -34,21 +49,18 @@ def _fsynced_files(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return synced
 
 
-def _syncfs_calls(monkeypatch: pytest.MonkeyPatch, result: int = 0) -> list[str]:
-    """The directories libc's syncfs is called on from now on; `result` other than 0:
-    it fails with EIO instead of being called."""
+def _syncfs_calls(monkeypatch: pytest.MonkeyPatch, fail: int = 0) -> list[str]:
+    """The files whose descriptor libc's syncfs is called on from now on; `fail`: an
+    errno it fails with instead of being called."""
     real = files._syncfs()
-    if real is None:
-        pytest.skip("no syncfs here (Linux 5.8 or later only)")
+    assert real is not None
     calls: list[str] = []
 
     def syncfs(fd: int) -> int:
         calls.append(os.readlink(f"/proc/self/fd/{fd}"))
-        if result:
-            import ctypes
-
-            ctypes.set_errno(errno.EIO)
-            return result
+        if fail:
+            ctypes.set_errno(fail)
+            return -1
         return real(fd)
 
     wrapper: Callable[[], Callable[[int], int]] = lambda: syncfs  # noqa: E731
@@ -56,8 +68,13 @@ def _syncfs_calls(monkeypatch: pytest.MonkeyPatch, result: int = 0) -> list[str]
     return calls
 
 
-def _write(root: Path, count: int) -> dict[Path, bytes]:
-    wanted = {root / "out" / f"f{i}.env": f"VALUE={i}\n".encode() for i in range(count)}
+def _write(root: Path, count: int, elsewhere: Path | None = None) -> dict[Path, bytes]:
+    """`count` files under root/out (every other one under `elsewhere` when given, a
+    place outside the repository), written as one transaction."""
+    wanted = {}
+    for i in range(count):
+        base = root / "out" if elsewhere is None or i % 2 == 0 else elsewhere
+        wanted[base / f"f{i}.out.env"] = f"VALUE={i}\n".encode()
     transaction = Transaction(root)
     for path, data in wanted.items():
         transaction.add(path, data, mode=0o600, shown=f"out/{path.name}")
@@ -72,65 +89,99 @@ def _temps(root: Path) -> list[str]:
     return sorted(p.name for p in staging.iterdir() if p.name != ".gitignore")
 
 
-needs_linux = pytest.mark.skipif(
-    not sys.platform.startswith("linux"), reason="reads /proc/self/fd (Linux)"
-)
-
-
-@needs_linux
 def test_many_files_are_made_durable_by_one_syncfs_and_no_fsync_each(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    _syncfs_here(tmp_path)
     calls = _syncfs_calls(monkeypatch)
     synced = _fsynced_files(monkeypatch)
     wanted = _write(tmp_path, MANY)
-    assert calls == [str(tmp_path / ".secconf" / "tmp")]  # one file system, one call
+    # One file system, one call, on the first temp made there (open since before any
+    # byte was written, so that it is told of any write-back error since).
+    assert len(calls) == 1 and calls[0].startswith(str(tmp_path / ".secconf" / "tmp"))
+    assert calls[0].endswith(".f0.out.env.tmp")
     assert synced == []
     for path, data in wanted.items():
         assert path.read_bytes() == data and (path.stat().st_mode & 0o777) == 0o600
     assert _temps(tmp_path) == []
 
 
-@needs_linux
-@pytest.mark.parametrize(
-    ("count", "syncfs"),
-    [(files._SYNCFS_FROM - 1, True), (MANY, False)],
-    ids=["a few files", "many, without syncfs (macOS, Linux before 5.8)"],
-)
-def test_an_fsync_each_for_a_few_files_or_without_syncfs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int, syncfs: bool
+def test_temps_on_two_file_systems_get_one_syncfs_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if syncfs:
+    _syncfs_here(tmp_path)
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or os.stat(shm).st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("no second file system (/dev/shm) to write to")
+    _syncfs_here(shm)
+    elsewhere = shm / f"secconf-test-{os.getpid()}-{tmp_path.name}"
+    elsewhere.mkdir()
+    try:
         calls = _syncfs_calls(monkeypatch)
-    else:
-        calls = []
+        wanted = _write(tmp_path, MANY, elsewhere)
+        assert len(calls) == 2
+        assert calls[0].startswith(str(tmp_path)) and calls[1].startswith(str(elsewhere))
+        assert all(path.read_bytes() == data for path, data in wanted.items())
+        assert sorted(p.name for p in elsewhere.iterdir()) == sorted(
+            p.name for p in wanted if p.parent == elsewhere
+        )  # the temps beside those files are gone
+    finally:
+        for path in elsewhere.iterdir():
+            path.unlink()
+        elsewhere.rmdir()
+
+
+@pytest.mark.parametrize(
+    "why",
+    ["a few files", "no syncfs (macOS, Linux before 5.17)", "a file system not trusted"],
+)
+def test_an_fsync_each_for_a_few_files_without_syncfs_or_on_other_file_systems(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, why: str
+) -> None:
+    count = files._SYNCFS_FROM - 1 if why == "a few files" else MANY
+    if why.startswith("no syncfs"):
         monkeypatch.setattr(files, "_syncfs", lambda: None)
+    elif files._syncfs() is not None:
+        calls = _syncfs_calls(monkeypatch)
+        if why.endswith("not trusted"):  # as FUSE or overlayfs: an fsync each
+            monkeypatch.setattr(files, "_mount_types", lambda: {})
     synced = _fsynced_files(monkeypatch)
     wanted = _write(tmp_path, count)
-    assert calls == []
     assert len(synced) == count
+    if files._syncfs() is not None:
+        assert calls == []
     assert all(path.read_bytes() == data for path, data in wanted.items())
 
 
-@needs_linux
+@pytest.mark.parametrize("code", [errno.ENOSYS, errno.EPERM])
+def test_a_syncfs_a_sandbox_refuses_falls_back_to_an_fsync_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    _syncfs_here(tmp_path)
+    calls = _syncfs_calls(monkeypatch, fail=code)
+    synced = _fsynced_files(monkeypatch)
+    wanted = _write(tmp_path, MANY)
+    assert len(calls) == 1 and len(synced) == MANY
+    assert all(path.read_bytes() == data for path, data in wanted.items())
+
+
 def test_a_failed_syncfs_renames_nothing_names_a_file_and_leaves_no_temp(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    before = tmp_path / "out" / "f0.env"
+    _syncfs_here(tmp_path)
+    before = tmp_path / "out" / "f0.out.env"
     before.parent.mkdir()
     before.write_bytes(b"VALUE=before\n")
-    calls = _syncfs_calls(monkeypatch, result=-1)
+    calls = _syncfs_calls(monkeypatch, fail=errno.EIO)
     with pytest.raises(WriteError) as raised:
         _write(tmp_path, MANY)
     assert len(calls) == 1
-    message = str(raised.value)
-    assert "Input/output error" in message and "out/f" in message
+    assert str(raised.value).startswith("cannot write out/f0.out.env: Input/output error")
     assert before.read_bytes() == b"VALUE=before\n"
-    assert sorted(p.name for p in before.parent.iterdir()) == ["f0.env"]
+    assert sorted(p.name for p in before.parent.iterdir()) == ["f0.out.env"]
     assert _temps(tmp_path) == []
 
 
-@needs_linux
 def test_a_render_of_many_environments_reports_a_failed_syncfs_in_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -140,10 +191,62 @@ def test_a_render_of_many_environments_reports_a_failed_syncfs_in_one_line(
         f"dev{i}": "values:\n  ACCESS_TOKEN_EXPIRE_HOURS: 3\n" for i in range(files._SYNCFS_FROM)
     }
     root = make_repo(tmp_path / "repo", environments)
-    calls = _syncfs_calls(monkeypatch, result=-1)
+    _syncfs_here(root)
+    calls = _syncfs_calls(monkeypatch, fail=errno.EIO)
     result = run(root, "render", "--all", "--target", "vault", "--processes", "1")
     assert result.code == 2, result.err
     lines = [line for line in result.err.splitlines() if "Input/output error" in line]
     assert len(lines) == 1 and "cannot write" in lines[0] and "Traceback" not in result.err
     assert calls and not (root / "out").exists()
     assert _temps(root) == []
+
+
+def test_the_real_syncfs_reports_its_errno() -> None:
+    syncfs = files._syncfs()
+    if syncfs is None:
+        pytest.skip("no syncfs here")
+    assert syncfs(-1) == -1 and ctypes.get_errno() == errno.EBADF
+
+
+@pytest.mark.parametrize(
+    ("release", "version"),
+    [
+        ("6.18.44-fc-v1098", (6, 18)),
+        ("5.10.0-21-amd64", (5, 10)),
+        ("5.17", (5, 17)),
+        ("6.1-rc1+", (6, 1)),
+        ("4.4.0-19041-Microsoft", (4, 4)),
+        ("v6.1", (0, 0)),
+        ("5", (0, 0)),
+        ("", (0, 0)),
+    ],
+)
+def test_kernel_releases_parse_or_count_as_too_old(release: str, version: tuple[int, int]) -> None:
+    assert files._kernel(release) == version
+
+
+def test_mountinfo_lines_give_each_device_its_file_system_type() -> None:
+    # Lines as proc(5) documents them: optional fields before " - ", then the type.
+    text = (
+        "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue\n"
+        "27 1 254:0 / / rw,relatime - ext4 /dev/vda rw,discard\n"
+        "25 24 0:23 / /dev/shm rw,relatime shared:4 master:2 - tmpfs tmpfs rw\n"
+        "60 27 0:51 / /home/u/remote rw,nosuid - fuse.sshfs u@host:/ rw,user_id=0\n"
+        "61 27 0:52 / /var/lib/docker/x rw - overlay overlay rw,lowerdir=/a\n"
+        "garbage without a separator\n"
+        "62 27 nan:1 / /x rw - ext4 /dev/x rw\n"
+    )
+    types = files.parse_mountinfo(text)
+    assert types == {
+        os.makedev(98, 0): "ext3",
+        os.makedev(254, 0): "ext4",
+        os.makedev(0, 23): "tmpfs",
+        os.makedev(0, 51): "fuse.sshfs",
+        os.makedev(0, 52): "overlay",
+    }
+    assert {t for t in types.values() if t in files._SYNCFS_TYPES} == {"ext4", "tmpfs"}
+
+
+def test_the_mount_table_of_this_process_is_read() -> None:
+    types = files._mount_types()
+    assert os.stat("/proc").st_dev in types and types[os.stat("/proc").st_dev] == "proc"

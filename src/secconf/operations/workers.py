@@ -150,7 +150,7 @@ def collection_paused() -> Iterator[None]:
     command prepares and renders many environments it keeps nearly all it makes, so
     each collection scans, and frees nothing of, a growing heap: the 48 collections
     (44 young, 4 middle) that `render --all` of 1,000 environments ran in its main
-    process took 70-90 ms here. What the block leaves is collected after it."""
+    process took 60-90 ms here. What the block leaves is collected after it."""
     import gc
 
     enabled = gc.isenabled()
