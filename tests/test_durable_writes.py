@@ -23,14 +23,15 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _syncfs_here(path: Path) -> None:
-    """Skip unless a transaction under `path` would use syncfs: the kernel has it and
-    the file system is one whose syncfs secconf trusts (tmp_path may be on overlayfs)."""
+def _syncfs_here(monkeypatch: pytest.MonkeyPatch, *paths: Path) -> None:
+    """Skip unless the kernel has a syncfs secconf trusts; then count the file systems
+    of `paths` as ones it trusts, whatever they are (the temp directory of a CI runner
+    may be on overlayfs, whose syncfs works but is not trusted for durability)."""
     if files._syncfs() is None:
         pytest.skip(f"no syncfs to trust here (Linux {'.'.join(map(str, files._SYNCFS_KERNEL))}+)")
-    kind = files._mount_types().get(os.stat(path).st_dev)
-    if kind not in files._SYNCFS_TYPES:
-        pytest.skip(f"{path} is on {kind or 'an unknown file system'}: an fsync each there")
+    real = files._mount_types()
+    trusted = {os.stat(path).st_dev: "ext4" for path in paths}
+    monkeypatch.setattr(files, "_mount_types", lambda: {**real, **trusted})
 
 
 def _fsynced_files(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -92,14 +93,36 @@ def _temps(root: Path) -> list[str]:
 def test_many_files_are_made_durable_by_one_syncfs_and_no_fsync_each(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _syncfs_here(tmp_path)
-    calls = _syncfs_calls(monkeypatch)
+    _syncfs_here(monkeypatch, tmp_path)
+    created: dict[int, tuple[str, int]] = {}  # descriptor -> (path, flags) of each O_CREAT
+    real_open = os.open
+
+    def open_(path: str | Path, flags: int, *args: int, **kwargs: int) -> int:
+        fd = real_open(path, flags, *args, **kwargs)
+        if flags & os.O_CREAT:
+            created[fd] = (os.fspath(path), flags)
+        return fd
+
+    monkeypatch.setattr(os, "open", open_)
+    given: list[tuple[int, str, int]] = []  # descriptor, its file, its size at the call
+    real = files._syncfs()
+    assert real is not None
+
+    def syncfs(fd: int) -> int:
+        given.append((fd, os.readlink(f"/proc/self/fd/{fd}"), os.fstat(fd).st_size))
+        return real(fd)
+
+    monkeypatch.setattr(files, "_syncfs", lambda: syncfs)
     synced = _fsynced_files(monkeypatch)
     wanted = _write(tmp_path, MANY)
-    # One file system, one call, on the first temp made there (open since before any
-    # byte was written, so that it is told of any write-back error since).
-    assert len(calls) == 1 and calls[0].startswith(str(tmp_path / ".secconf" / "tmp"))
-    assert calls[0].endswith(".f0.out.env.tmp")
+    # One file system, one call, on the descriptor that created the first temp there
+    # (so it has been open since before any byte was written, and is told of any
+    # write-back error since, whoever else syncs first), not one opened afterwards.
+    assert len(given) == 1
+    fd, path, size = given[0]
+    assert path.startswith(str(tmp_path / ".secconf" / "tmp")) and path.endswith(".f0.out.env.tmp")
+    assert created.get(fd, ("", 0))[0] == path and created[fd][1] & os.O_ACCMODE == os.O_WRONLY
+    assert size == len(wanted[tmp_path / "out" / "f0.out.env"])
     assert synced == []
     for path, data in wanted.items():
         assert path.read_bytes() == data and (path.stat().st_mode & 0o777) == 0o600
@@ -109,11 +132,10 @@ def test_many_files_are_made_durable_by_one_syncfs_and_no_fsync_each(
 def test_temps_on_two_file_systems_get_one_syncfs_each(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _syncfs_here(tmp_path)
     shm = Path("/dev/shm")
     if not shm.is_dir() or os.stat(shm).st_dev == os.stat(tmp_path).st_dev:
         pytest.skip("no second file system (/dev/shm) to write to")
-    _syncfs_here(shm)
+    _syncfs_here(monkeypatch, tmp_path, shm)
     elsewhere = shm / f"secconf-test-{os.getpid()}-{tmp_path.name}"
     elsewhere.mkdir()
     try:
@@ -157,7 +179,7 @@ def test_an_fsync_each_for_a_few_files_without_syncfs_or_on_other_file_systems(
 def test_a_syncfs_a_sandbox_refuses_falls_back_to_an_fsync_each(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int
 ) -> None:
-    _syncfs_here(tmp_path)
+    _syncfs_here(monkeypatch, tmp_path)
     calls = _syncfs_calls(monkeypatch, fail=code)
     synced = _fsynced_files(monkeypatch)
     wanted = _write(tmp_path, MANY)
@@ -168,7 +190,7 @@ def test_a_syncfs_a_sandbox_refuses_falls_back_to_an_fsync_each(
 def test_a_failed_syncfs_renames_nothing_names_a_file_and_leaves_no_temp(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _syncfs_here(tmp_path)
+    _syncfs_here(monkeypatch, tmp_path)
     before = tmp_path / "out" / "f0.out.env"
     before.parent.mkdir()
     before.write_bytes(b"VALUE=before\n")
@@ -191,7 +213,7 @@ def test_a_render_of_many_environments_reports_a_failed_syncfs_in_one_line(
         f"dev{i}": "values:\n  ACCESS_TOKEN_EXPIRE_HOURS: 3\n" for i in range(files._SYNCFS_FROM)
     }
     root = make_repo(tmp_path / "repo", environments)
-    _syncfs_here(root)
+    _syncfs_here(monkeypatch, root)
     calls = _syncfs_calls(monkeypatch, fail=errno.EIO)
     result = run(root, "render", "--all", "--target", "vault", "--processes", "1")
     assert result.code == 2, result.err

@@ -198,13 +198,19 @@ def _temp_place(target: Path, root: Path | None, places: Places) -> Path | None:
 
 
 def _write_new(
-    tmp: Path, data: bytes, mode: int, *, sync: bool = True, keep: bool = False
-) -> int | None:
-    """Create `tmp` holding `data`; `keep`: return its descriptor, still open, for the
-    caller to close (else None)."""
+    tmp: Path,
+    data: bytes,
+    mode: int,
+    *,
+    sync: bool = True,
+    hold: Callable[[int], None] | None = None,
+) -> None:
+    """Create `tmp` holding `data`. `hold`: given the descriptor as soon as the file is
+    created, before anything is written; it is then the caller's to close."""
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    kept = False
     try:
+        if hold is not None:
+            hold(fd)
         try:
             os.fchmod(fd, 0o600)  # whatever the umask
             view = memoryview(data)
@@ -213,15 +219,13 @@ def _write_new(
             if sync:
                 os.fsync(fd)
             os.fchmod(fd, mode)  # the file we made (O_EXCL, O_NOFOLLOW), not a path
-            kept = keep
         finally:
-            if not kept:
+            if hold is None:
                 os.close(fd)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    return fd if kept else None
 
 
 def write_atomic(
@@ -318,15 +322,17 @@ class Transaction:
             change.before = change.path.read_bytes()
             change.before_mode = info.st_mode & 0o777
         change.created = make_dirs(change.path.parent)
-        tmp = _temp_name(change.path, self.root, self._places)
-        first = False
+        change.tmp = tmp = _temp_name(change.path, self.root, self._places)
+        hold = None
         if self._first is not None:
-            change.device = self._places.device(tmp.parent)
-            first = change.device not in self._first
-        fd = _write_new(tmp, change.data, change.mode, sync=False, keep=first)
-        change.tmp = tmp
-        if fd is not None and change.device is not None and self._first is not None:
-            self._first[change.device] = fd, change.shown
+            first, device = self._first, self._places.device(tmp.parent)
+            change.device = device
+            if device not in first:  # the first temp there: kept open from its creation on
+
+                def hold(fd: int) -> None:
+                    first[device] = fd, change.shown
+
+        _write_new(tmp, change.data, change.mode, sync=False, hold=hold)
 
     def commit(self) -> None:
         """Rename every staged temp into place; on failure put back what was replaced."""
@@ -386,7 +392,8 @@ _SYNC_THREADS = 16
 _SYNCFS_FROM = 16  # staged files from which one syncfs per file system beats an fsync each
 # The file systems whose syncfs writes and commits what an fsync of each file would
 # (not FUSE's, which skips the flush unless the server asks for it, nor overlayfs's).
-_SYNCFS_TYPES = frozenset({"ext4", "xfs", "btrfs", "f2fs", "tmpfs"})
+# Btrfs is not among them: its files' device numbers are not the one mountinfo lists.
+_SYNCFS_TYPES = frozenset({"ext4", "xfs", "f2fs", "tmpfs"})
 _SYNCFS_KERNEL = (5, 17)  # before 5.17 a file system's failed commit was not reported
 _MOUNTINFO_BYTES = 16 << 20
 
