@@ -257,6 +257,7 @@ def test_mountinfo_lines_give_each_device_its_file_system_type() -> None:
         "61 27 0:52 / /var/lib/docker/x rw - overlay overlay rw,lowerdir=/a\n"
         "garbage without a separator\n"
         "62 27 nan:1 / /x rw - ext4 /dev/x rw\n"
+        "63 27 99999999999999999999:1 / /y rw - ext4 /dev/y rw\n"
     )
     types = files.parse_mountinfo(text)
     assert types == {

@@ -461,14 +461,17 @@ def _kernel(release: str) -> tuple[int, int]:
 
 def _mount_types() -> dict[int, str]:
     """Device number -> type of the file system mounted from it, from
-    /proc/self/mountinfo (read at each call: mounts come and go); empty if unreadable."""
+    /proc/self/mountinfo (read at each call: mounts come and go); empty if unreadable
+    or larger than _MOUNTINFO_BYTES (then an fsync each, as on a file system not known)."""
     from secconf.core.bounded import read_regular
 
     try:
-        text = read_regular("/proc/self/mountinfo", _MOUNTINFO_BYTES).decode("utf-8", "replace")
+        data = read_regular("/proc/self/mountinfo", _MOUNTINFO_BYTES)
     except OSError:
         return {}
-    return parse_mountinfo(text)
+    if len(data) > _MOUNTINFO_BYTES:
+        return {}
+    return parse_mountinfo(data.decode("utf-8", "replace"))
 
 
 def parse_mountinfo(text: str) -> dict[int, str]:
@@ -481,8 +484,9 @@ def parse_mountinfo(text: str) -> dict[int, str]:
         if not sep or len(parts) < 3 or not after:
             continue
         major, colon, minor = parts[2].partition(":")
-        if colon and major.isdigit() and minor.isdigit():
-            types.setdefault(os.makedev(int(major), int(minor)), after[0])
+        if colon and major.isascii() and major.isdigit() and minor.isascii() and minor.isdigit():
+            with contextlib.suppress(OverflowError, ValueError):
+                types.setdefault(os.makedev(int(major), int(minor)), after[0])
     return types
 
 
