@@ -272,9 +272,6 @@ class Transaction:
         self.root = root
         self.changes: list[_Change] = []
         self._places = Places()
-        # While staging for one syncfs per file system: for each, the first temp made on
-        # it, open since before anything was written there (see _sync_all).
-        self._first: dict[int, tuple[int, str]] | None = None
 
     def add(self, path: Path, data: bytes, *, mode: int, shown: str) -> None:
         """One more file to write."""
@@ -288,12 +285,14 @@ class Transaction:
     def stage(self) -> None:
         """Write every temp file, then make them durable; on failure, remove them and
         raise WriteError."""
+        # For one syncfs per file system: for each, the first temp made on it, open since
+        # before anything was written there (see _sync_all).
         many = len(self.changes) >= _SYNCFS_FROM and _syncfs() is not None
-        self._first = {} if many else None
+        first: dict[int, tuple[int, str]] | None = {} if many else None
         try:
             for change in self.changes:
                 try:
-                    self._stage(change)
+                    self._stage(change, first)
                 except OSError as exc:
                     self.abort()
                     raise write_error(exc, change.shown) from None
@@ -301,7 +300,7 @@ class Transaction:
                     self.abort()
                     raise
             try:
-                _sync_all([c for c in self.changes if c.tmp is not None], self._first)
+                _sync_all([c for c in self.changes if c.tmp is not None], first)
             except OSError as exc:
                 self.abort()
                 raise write_error(exc, exc.filename or "a staged file") from None
@@ -309,12 +308,11 @@ class Transaction:
                 self.abort()
                 raise
         finally:
-            for fd, _ in (self._first or {}).values():
+            for fd, _ in (first or {}).values():
                 with contextlib.suppress(OSError):
                     os.close(fd)
-            self._first = None
 
-    def _stage(self, change: _Change) -> None:
+    def _stage(self, change: _Change, first: dict[int, tuple[int, str]] | None) -> None:
         with contextlib.suppress(FileNotFoundError):
             info = os.stat(change.path)
             if not stat.S_ISREG(info.st_mode):  # reading a FIFO would hang
@@ -324,8 +322,8 @@ class Transaction:
         change.created = make_dirs(change.path.parent)
         change.tmp = tmp = _temp_name(change.path, self.root, self._places)
         hold = None
-        if self._first is not None:
-            first, device = self._first, self._places.device(tmp.parent)
+        if first is not None:
+            device = self._places.device(tmp.parent)
             change.device = device
             if device not in first:  # the first temp there: kept open from its creation on
 
