@@ -138,7 +138,6 @@ def plan_environments(
 # -- worker processes (secconf.operations.workers) ----------------------------------------
 
 WORKER_BATCH = 8  # a worker plans this many at a time, and stops when most come back
-STEAL_BATCH = 8  # environments this process takes at a time from a worker's share
 
 
 def plan_processes(count: int, requested: int | None, target: DeployTarget) -> int:
@@ -192,7 +191,7 @@ def _planned_in_workers(
             for worker in workers:
                 share = worker.share
                 taken: dict[str, Outcome] = {}
-                while (part := worker.claims.back(STEAL_BATCH)) is not None:
+                while (part := worker.claims.back(forked.STEAL_BATCH)) is not None:
                     stolen = here(share[part[0] : part[1]], pool)
                     taken.update((o.environment, o) for o in stolen)
                 sent = worker.result()

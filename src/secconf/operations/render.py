@@ -29,6 +29,7 @@ from secconf.core.files import Transaction, private_directory, write_error
 from secconf.core.paths import PRIVATE_DIR, TEMPLATES_DIR
 from secconf.environment.loader import Environment
 from secconf.operations.project import Project
+from secconf.operations.workers import STEAL_BATCH, collection_paused
 
 if TYPE_CHECKING:
     from secconf.operations.prepare import Prepared
@@ -49,6 +50,7 @@ class Written:
     changed: bool
 
 
+@collection_paused()
 def render(
     project: Project,
     names: Sequence[str],
@@ -68,26 +70,6 @@ def render(
     many processes load, prepare and render every environment (render_processes;
     None: as many as are worth it), when there are no names and no `out`. No garbage
     collection runs meanwhile (workers.collection_paused)."""
-    from secconf.operations.workers import collection_paused
-
-    with collection_paused():
-        return _render_all_or_named(
-            project, names, all_, target, notify, out, force, templates_dir, environ, processes
-        )
-
-
-def _render_all_or_named(
-    project: Project,
-    names: Sequence[str],
-    all_: bool,
-    target: str,
-    notify: Callable[[str], None],
-    out: Path | None,
-    force: bool,
-    templates_dir: Path | None,
-    environ: Mapping[str, str] | None,
-    processes: int | None,
-) -> list[Written]:
     from secconf.core.errors import InputError
     from secconf.render.registry import get
     from secconf.render.templating import Templates
@@ -208,7 +190,6 @@ def _render(
 # -- worker processes (secconf.operations.workers) ----------------------------------------
 
 WORKER_BATCH = 8  # a worker renders this many at a time
-STEAL_BATCH = 8  # environments this process takes at a time from a worker's share
 # This process's share, as a part of a worker's: it also checks every path and sweeps
 # the leftovers before its own, then takes what the workers have not begun.
 OWN_SHARE = 0.8

@@ -22,6 +22,7 @@ T = TypeVar("T")
 
 MIN_SHARE = 25  # by default, each process takes at least this many environments
 MAX_PROCESSES = 4  # by default, at most this many processes (one per CPU below it)
+STEAL_BATCH = 8  # environments the command takes at a time from a worker's share
 CLAIM_SECONDS = 10.0  # a process holds a claims' lock for a few instructions
 WAIT_SECONDS = 1.0  # how often a worker that has sent nothing is checked to be alive
 
