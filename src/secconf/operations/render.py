@@ -29,7 +29,7 @@ from secconf.core.files import Transaction, private_directory, write_error
 from secconf.core.paths import PRIVATE_DIR, TEMPLATES_DIR
 from secconf.environment.loader import Environment
 from secconf.operations.project import Project
-from secconf.operations.workers import STEAL_BATCH, collection_paused
+from secconf.operations.workers import STEAL_BATCH, collection_paused, process_count
 
 if TYPE_CHECKING:
     from secconf.operations.prepare import Prepared
@@ -94,7 +94,6 @@ def render(
 def render_processes(count: int, target: str, requested: int | None) -> int:
     """How many processes load, prepare and render `count` environments
     (workers.process_count); 1 when the target renders one file from the schema."""
-    from secconf.operations.workers import process_count
     from secconf.render.registry import get
 
     return process_count(count, requested, forkable=get(target).scope != "schema")
