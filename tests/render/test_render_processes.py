@@ -263,3 +263,39 @@ def test_no_garbage_collection_runs_while_a_render_runs(
     assert inside == []
     assert after
     assert len(list((repo / "out").iterdir())) == len(NAMES)
+
+
+def test_the_secconf_program_runs_no_collection_in_a_render_until_it_exits(repo: Path) -> None:
+    """In the `secconf` program a render never turns the collector back on: turning it
+    on for what is printed after the render cost one collection that scanned all the
+    render had read. The command itself still collects: validate does."""
+    import subprocess
+
+    render_all(repo, 1)  # keys stored
+    probe = (
+        "import atexit, gc, sys\n"
+        "from secconf.cli import console_main\n"
+        "gc.collect()\n"  # nothing is due when the program starts
+        "runs = []\n"
+        "gc.callbacks.append(lambda phase, info: phase == 'start' and runs.append(1))\n"
+        "atexit.register(lambda: print('GC', gc.isenabled(), len(runs), file=sys.stderr))\n"
+        "sys.argv = ['secconf', *sys.argv[1:]]\n"
+        "console_main()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SECCONF_")}
+
+    def program(*args: str) -> list[str]:
+        result = subprocess.run(
+            [sys.executable, "-c", probe, *args], cwd=repo, env=env, capture_output=True,
+            text=True, check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stderr.splitlines()[-1].split()
+
+    shutil.rmtree(repo / "out")
+    assert program("render", "--all", "--processes", "1") == ["GC", "False", "0"]
+    assert len(list((repo / "out").iterdir())) == len(NAMES)
+    assert program("render", "--all", "--processes", "3", "--target", "vault")[:3] == [
+        "GC", "False", "0"
+    ]
+    assert program("validate", "--all", "--offline")[:2] == ["GC", "True"]

@@ -20,8 +20,9 @@ def console_main() -> None:
     Start-up builds many long-lived objects (modules, pydantic validators) and frees
     almost none, so cyclic garbage collection during it is wasted work: about a fifth
     of the start-up time of `secconf validate`. It is enabled again as soon as the
-    command is loaded (LazyGroup.get_command), and at exit every object is frozen so
-    that the interpreter's last collection has nothing to scan.
+    command is loaded (LazyGroup.get_command; never for those of app.UNCOLLECTED), and
+    at exit every object is frozen so that the interpreter's last collection has
+    nothing to scan.
 
     Pydantic looks for plugins in every installed distribution's entry points when it
     builds the first model; secconf uses none, so that is skipped unless the user set
@@ -31,12 +32,12 @@ def console_main() -> None:
     """
     import gc
 
+    gc.disable()
     _without_pydantic_plugins()
 
     from secconf.core import redact
 
     redact.protect_process()  # what Python prints itself (an uncaught error) is redacted too
-    gc.disable()
     try:
         code = main()
     finally:
