@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import os
 import string
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, NoReturn
@@ -61,6 +61,19 @@ def _parsed(template: str) -> tuple[tuple[str, str | None], ...]:
 def fill(template: str, **values: str) -> str:
     """`template` with each `{name}` replaced by `values[name]`: the only way secconf
     fills a path or name setting. Bounded: the result is at most MAX_PATH_CHARS."""
+    parsed, names, literal = _checked(template, values)
+    if not names:
+        return literal
+    return "".join(text + (values[n] if n is not None else "") for text, n in parsed)
+
+
+def check_fill(template: str, values: Mapping[str, str]) -> None:
+    """Refuse what fill(template, **values) refuses, without filling it: for checking
+    every setting of a thousand environments at load time."""
+    _checked(template, values)
+
+
+def _checked(template: str, values: Mapping[str, str]) -> _Plan:
     parsed, names, literal = _plan(template)
     unknown = [n for n in names if n not in values]
     if unknown:
@@ -75,9 +88,7 @@ def fill(template: str, **values: str) -> str:
             f"gives {size} characters, over the limit of {MAX_PATH_CHARS}",
             hint="a path or name setting is short",
         )
-    if not names:
-        return literal
-    return "".join(text + (values[n] if n is not None else "") for text, n in parsed)
+    return parsed, names, literal
 
 
 _Plan = tuple[tuple[tuple[str, str | None], ...], tuple[str, ...], str]

@@ -12,7 +12,15 @@ from typing import Any, NamedTuple
 from pydantic_core import ValidationError
 
 from secconf.core.errors import InputError
-from secconf.core.paths import PlaceholderError, Placement, Role, fill, resolved_text, shown_path
+from secconf.core.paths import (
+    PlaceholderError,
+    Placement,
+    Role,
+    check_fill,
+    fill,
+    resolved_text,
+    shown_path,
+)
 from secconf.core.yamlio import MAX_FILE_BYTES, Document, load_document, parse_document
 from secconf.environment.models import (
     ENV_NAME_PATTERN,
@@ -387,11 +395,13 @@ def _check_placeholders(
         value = getattr(settings, key)
         if not isinstance(value, str):
             continue
-        allowed = dict(values)
-        for placeholder, source in extra.get(key, {}).items():
-            allowed[placeholder] = str(getattr(settings, source))
+        allowed = values
+        if key in extra:
+            allowed = dict(values)
+            for placeholder, source in extra[key].items():
+                allowed[placeholder] = str(getattr(settings, source))
         try:
-            fill(value, **allowed)
+            check_fill(value, allowed)
         except PlaceholderError as exc:
             raise InputError(
                 f"{'.'.join((*where, key))}: {exc.message}",
