@@ -145,21 +145,24 @@ def _temp_name(target: Path, root: Path | None, places: Places) -> Path:
         return target.with_name(
             f".{target.name[:80]}.{os.getpid()}.{os.urandom(4).hex()}{BESIDE_SUFFIX}"
         )
-    return directory / f"{os.getpid()}.{os.urandom(6).hex()}.{target.name[:80]}.tmp"
+    name = os.path.basename(target)
+    return Path(f"{directory}{os.sep}{os.getpid()}.{os.urandom(6).hex()}.{name[:80]}.tmp")
 
 
 @dataclass
 class Places:
     """What placing temps found, for the next temp of the same caller: each repository
     resolved; its staging directory and that directory's device, once made; each
-    target directory resolved, with its device."""
+    target directory resolved, with its device; the directories known to exist. As
+    text: a thousand temps of one render cost no path object each."""
 
-    roots: dict[str, Path] = field(default_factory=dict)
-    staging: dict[Path, tuple[Path, int]] = field(default_factory=dict)
+    roots: dict[str, str] = field(default_factory=dict)
+    staging: dict[str, tuple[str, int]] = field(default_factory=dict)
     directories: dict[str, tuple[str, int]] = field(default_factory=dict)
     devices: dict[str, int] = field(default_factory=dict)  # a temp's directory -> device
+    present: set[str] = field(default_factory=set)  # target directories made or found
 
-    def device(self, directory: Path) -> int:
+    def device(self, directory: Path | str) -> int:
         """The device (file system) of the directory a temp is made in, looked up once."""
         key = os.fspath(directory)
         found = self.devices.get(key)
@@ -168,33 +171,38 @@ class Places:
         return found
 
 
-def _temp_place(target: Path, root: Path | None, places: Places) -> Path | None:
+def _temp_place(target: Path, root: Path | None, places: Places) -> str | None:
     if root is None:
         return None
-    real_root = places.roots.get(os.fspath(root))
+    key = os.fspath(root)
+    real_root = places.roots.get(key)
     if real_root is None:
-        real_root = places.roots[os.fspath(root)] = Path(os.path.realpath(root))
-    parent = places.directories.get(os.fspath(target.parent))
+        real_root = places.roots[key] = os.path.realpath(root)
+    target_text = os.fspath(target)
+    head, name = os.path.split(target_text)
+    parent = places.directories.get(head)
     if parent is None:  # a directory is resolved once; a target that is a symlink, each time
-        real_parent = os.path.realpath(target.parent)
-        parent = places.directories[os.fspath(target.parent)] = (
-            real_parent,
-            os.stat(real_parent).st_dev,
-        )
+        real_parent = os.path.realpath(head)
+        parent = places.directories[head] = (real_parent, os.stat(real_parent).st_dev)
     real_target = (
-        os.path.realpath(target)
-        if os.path.islink(target)
-        else os.path.join(parent[0], target.name)
+        os.path.realpath(target_text)
+        if os.path.islink(target_text)
+        else os.path.join(parent[0], name)
     )
-    if not Path(real_target).is_relative_to(real_root):
+    if not _within(real_target, real_root):
         return None  # a place the user chose: the temp goes beside it
     staging = places.staging.get(real_root)
     if staging is None:
-        directory = staging_directory(real_root)
-        staging = places.staging[real_root] = (directory, os.stat(directory).st_dev)
+        directory = staging_directory(Path(real_root))
+        staging = places.staging[real_root] = (os.fspath(directory), os.stat(directory).st_dev)
     if staging[1] != parent[1]:
         return None  # a rename cannot cross file systems
     return staging[0]
+
+
+def _within(path: str, directory: str) -> bool:
+    """`path` is `directory` or inside it (both resolved, as text)."""
+    return path == directory or path.startswith(os.path.join(directory, ""))
 
 
 def _write_new(
@@ -319,11 +327,15 @@ class Transaction:
                 raise IsADirectoryError(errno.EISDIR, "it exists and is not a regular file")
             change.before = change.path.read_bytes()
             change.before_mode = info.st_mode & 0o777
-        change.created = make_dirs(change.path.parent)
-        change.tmp = tmp = _temp_name(change.path, self.root, self._places)
+        places = self._places
+        parent = os.path.dirname(change.path)
+        if parent not in places.present:  # a thousand outputs share a directory
+            change.created = make_dirs(Path(parent))
+            places.present.add(parent)
+        change.tmp = tmp = _temp_name(change.path, self.root, places)
         hold = None
         if first is not None:
-            device = self._places.device(tmp.parent)
+            device = places.device(os.path.dirname(tmp))
             change.device = device
             if device not in first:  # the first temp there: kept open from its creation on
 
