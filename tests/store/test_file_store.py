@@ -392,3 +392,39 @@ def test_a_key_file_outside_secconf_dir_ignores_only_itself(tmp_path: Path) -> N
     assert lines[0] == "node_modules/" and "master.key" in lines and "*" not in lines
     assert (root / ".secconf" / "locks" / ".gitignore").read_text().splitlines()[-1] == "*"
     assert not (root / "secrets" / ".gitignore").exists()  # the store stays committable
+
+
+def test_a_key_file_is_read_once_until_it_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A thousand stores sharing a key file read it once; a key file replaced or
+    rewritten in place (the same size) is read again, never served from before."""
+    from secconf.store import masterkey
+
+    key_file = tmp_path / "master.key"
+    first = base64.b64encode(os.urandom(32)).decode()
+    key_file.write_text(first + "\n")
+    reads: list[Path] = []
+    real = masterkey._read_key_file
+
+    def counted(path: Path) -> str | None:
+        reads.append(path)
+        return real(path)
+
+    monkeypatch.setattr(masterkey, "_read_key_file", counted)
+    keys = [masterkey.find_master_key(f"env{i}", key_file, {}) for i in range(50)]
+    assert len(reads) == 1
+    assert {k.material for k in keys if k is not None} == {base64.b64decode(first)}
+    second = base64.b64encode(os.urandom(32)).decode()
+    replacement = tmp_path / "master.key.new"
+    replacement.write_text(second + "\n")
+    os.replace(replacement, key_file)  # as `store rekey` puts a new key in place
+    assert masterkey.find_master_key("env0", key_file, {}).material == base64.b64decode(second)  # type: ignore[union-attr]
+    third = base64.b64encode(os.urandom(32)).decode()
+    was = os.stat(key_file).st_mtime_ns
+    key_file.write_text(third + "\n")  # rewritten in place: same inode, same size
+    os.utime(key_file, ns=(was, was))  # and its modification time set back
+    assert masterkey.find_master_key("env0", key_file, {}).material == base64.b64decode(third)  # type: ignore[union-attr]
+    key_file.unlink()
+    assert masterkey.find_master_key("env0", key_file, {}) is None
+    assert len(reads) == 4

@@ -90,8 +90,38 @@ def find_master_key(
         value = env.get(name)
         if value:
             return parse_key(value, f"${name}")
+    identity = _identity(key_file)
+    if identity is not None and (known := _known_keys.get(identity)) is not None:
+        return known
     text = _read_key_file(key_file)
-    return None if text is None else parse_key(text, str(key_file))
+    key = None if text is None else parse_key(text, str(key_file))
+    if key is not None and identity is not None and identity == _identity(key_file):
+        if len(_known_keys) >= _KNOWN_KEYS:
+            _known_keys.clear()
+        _known_keys[identity] = key
+    return key
+
+
+# The keys read from key files, by the file's identity: a thousand stores of one run
+# that share a key file read and decode it once. A file replaced or rewritten since
+# (another inode, size, modification or change time) is read again.
+_KNOWN_KEYS = 64
+_known_keys: dict[tuple[str, int, int, int, int, int], MasterKey] = {}
+
+
+def _identity(key_file: Path) -> tuple[str, int, int, int, int, int] | None:
+    try:
+        info = os.stat(key_file)
+    except OSError:
+        return None  # none, or not to be read: _read_key_file says which
+    return (
+        os.fspath(key_file),
+        info.st_dev,
+        info.st_ino,
+        info.st_size,
+        info.st_mtime_ns,
+        info.st_ctime_ns,
+    )
 
 
 MAX_KEY_FILE_BYTES = 4096  # a key file holds 45 bytes; anything much larger is not one
