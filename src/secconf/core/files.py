@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from secconf.core.errors import SecconfError
-from secconf.core.paths import PRIVATE_DIR
+from secconf.core.paths import PRIVATE_DIR, is_under
 
 STAGING = "tmp"  # .secconf/tmp
 BESIDE_SUFFIX = ".secconf-tmp"
@@ -189,7 +189,7 @@ def _temp_place(target: Path, root: Path | None, places: Places) -> str | None:
         if os.path.islink(target_text)
         else os.path.join(parent[0], name)
     )
-    if not _within(real_target, real_root):
+    if not is_under(real_target, real_root):
         return None  # a place the user chose: the temp goes beside it
     staging = places.staging.get(real_root)
     if staging is None:
@@ -198,11 +198,6 @@ def _temp_place(target: Path, root: Path | None, places: Places) -> str | None:
     if staging[1] != parent[1]:
         return None  # a rename cannot cross file systems
     return staging[0]
-
-
-def _within(path: str, directory: str) -> bool:
-    """`path` is `directory` or inside it (both resolved, as text)."""
-    return path == directory or path.startswith(os.path.join(directory, ""))
 
 
 def _write_new(

@@ -251,7 +251,7 @@ class Placement:
         path = role.location
         if path == self._root:
             _refuse(role, "is the config repository itself", "name a file")
-        if not _under(path, self._root):
+        if not is_under(path, self._root):
             _refuse(role, "is outside the config repository", _OUTSIDE_HINT)
         parts = path[len(self._root) :].split(os.sep)
         if any(part.lower() in GIT_NAMES for part in parts):  # .GIT is .git on macOS
@@ -260,7 +260,7 @@ class Placement:
     def _check_not_secconfs_own(self, role: Role) -> None:
         path = role.location
         for directory in self._protected[role.kind]:
-            if _under(path, directory):
+            if is_under(path, directory):
                 shown = os.path.relpath(directory, self._root) + "/"
                 _refuse(role, f"is inside {shown}, which holds secconf's own files", _OWN_HINT)
 
@@ -280,7 +280,7 @@ class Placement:
                 culprit, other = _culprit(role, kept[path])
                 _refuse(culprit, f"is the {_what(other)}", _OWN_HINT)
             directory = path
-            while _under(directory, self._root):
+            while is_under(directory, self._root):
                 if directory in store_dirs:
                     store = store_dirs[directory]
                     _refuse(role, f"is inside the directory of the {_what(store)}", _OWN_HINT)
@@ -319,8 +319,8 @@ class Placement:
         return os.path.realpath(os.path.join(self._root, name))
 
 
-def _under(path: str, directory: str) -> bool:
-    """`path` is `directory` or inside it (both resolved)."""
+def is_under(path: str, directory: str) -> bool:
+    """`path` is `directory` or inside it (both resolved, as text)."""
     return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
 
 
