@@ -273,3 +273,23 @@ def test_mountinfo_lines_give_each_device_its_file_system_type() -> None:
 def test_the_mount_table_of_this_process_is_read() -> None:
     types = files._mount_types()
     assert os.stat("/proc").st_dev in types and types[os.stat("/proc").st_dev] == "proc"
+
+
+def test_a_transaction_staged_again_after_a_failure_makes_the_directories_it_removed(
+    tmp_path: Path,
+) -> None:
+    """A failed stage removes the directories it made; staging the same transaction
+    again (the obstacle gone) makes them anew rather than trusting what it saw before."""
+    good = tmp_path / "out" / "new" / "a.env"
+    blocked = tmp_path / "out" / "b.env"
+    blocked.mkdir(parents=True)  # a directory where a file is to go
+    transaction = Transaction(tmp_path)
+    transaction.add(good, b"A=1\n", mode=0o600, shown="out/new/a.env")
+    transaction.add(blocked, b"B=2\n", mode=0o600, shown="out/b.env")
+    with pytest.raises(WriteError, match=r"cannot write out/b\.env"):
+        transaction.stage()
+    assert not good.parent.exists()  # made for the first file, removed with its temp
+    blocked.rmdir()
+    transaction.write()
+    assert good.read_bytes() == b"A=1\n" and blocked.read_bytes() == b"B=2\n"
+    assert _temps(tmp_path) == []

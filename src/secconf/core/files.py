@@ -363,6 +363,7 @@ class Transaction:
                     os.unlink(change.tmp)
                 change.tmp = None
             remove_dirs(change.created)
+        self._places.present.clear()  # those directories may be gone: a new stage looks again
 
     def _undo(self) -> None:
         for change in reversed(self.changes):
